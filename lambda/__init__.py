@@ -1,0 +1,1 @@
+"""Lambda function sources, zipped at deploy time."""

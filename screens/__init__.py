@@ -1,0 +1,1 @@
+"""Textual screens of the wizard, one module per screen."""

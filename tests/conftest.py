@@ -1,0 +1,64 @@
+"""Every test runs in a private HOME with dummy AWS credentials: nothing can reach a real
+account, and nothing is written outside the test's temporary folder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SEED = Path(__file__).parent / "data" / "seed"
+
+_AWS_VARS = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ENDPOINT_URL",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "YUNPIPE_DEBUG",
+    "YUNPIPE_KEYRING_PASSPHRASE",
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("YUNPIPE_HOME", str(home / ".local" / "yunpipe"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    for var in _AWS_VARS:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    return home
+
+
+@pytest.fixture
+def seed_dir() -> Path:
+    return SEED
+
+
+@pytest.fixture
+def mocked_aws() -> Iterator[None]:
+    """moto's in-process AWS (mock_aws) for the duration of a test."""
+    from moto import mock_aws
+
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def aws(mocked_aws: None):  # noqa: ANN201 - AwsContext, imported lazily
+    """An AwsContext talking to mock_aws, with its own call counter."""
+    from yunpipe_tui.aws import AwsContext, CallCounter
+
+    return AwsContext(region="us-east-1", counter=CallCounter())

@@ -1,0 +1,3 @@
+from yunpipe_tui.cli import main
+
+main()

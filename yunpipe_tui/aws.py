@@ -1,0 +1,153 @@
+"""The one place that builds AWS sessions and clients.
+
+Profile, region, endpoint (`AWS_ENDPOINT_URL`, honoured by botocore itself), retry mode and the
+API-call counter are decided here; nothing else calls `boto3.client(...)`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import boto3
+
+DEFAULT_REGION = "us-east-1"
+# Standard mode retries throttling (ThrottlingException, TooManyRequestsException,
+# RequestLimitExceeded, SlowDown, ...) and transient errors with jittered backoff.
+RETRY_CONFIG = {"mode": "standard", "max_attempts": 8}
+
+
+class CallCounter:
+    """Counts API calls per `service.Operation`, thread-safe; attached to every client we build."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.calls: Counter[str] = Counter()
+
+    def __call__(self, event_name: str = "", **_: Any) -> None:
+        # event_name: before-call.<service>.<Operation>
+        parts = event_name.split(".")
+        key = ".".join(parts[1:3]) if len(parts) >= 3 else event_name
+        with self._lock:
+            self.calls[key] += 1
+
+    @property
+    def total(self) -> int:
+        with self._lock:
+            return sum(self.calls.values())
+
+    def reset(self) -> None:
+        with self._lock:
+            self.calls.clear()
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self.calls)
+
+
+COUNTER = CallCounter()
+
+
+@dataclass
+class AwsContext:
+    """Where and as whom yunpipe talks to AWS. Cheap to build; clients are cached per service."""
+
+    profile: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+    counter: CallCounter = field(default_factory=lambda: COUNTER)
+    max_attempts: int = RETRY_CONFIG["max_attempts"]
+    _session: Any = field(default=None, repr=False)
+    _clients: dict[str, Any] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _hooks: list[tuple[str, Any]] = field(default_factory=list, repr=False)
+
+    @property
+    def session(self) -> boto3.Session:
+        with self._lock:
+            if self._session is None:
+                self._session = self._make_session()
+            return self._session
+
+    def _make_session(self) -> boto3.Session:
+        import boto3
+        import botocore.session
+
+        core = botocore.session.get_session()
+        try:
+            from yunpipe_tui.credentials import install_provider
+        except ImportError:  # the credentials module is optional for the core
+            install_provider = None
+        if install_provider is not None:
+            install_provider(core, self.profile)
+        return boto3.Session(
+            botocore_session=core, profile_name=self.profile, region_name=self.region
+        )
+
+    @property
+    def region_name(self) -> str:
+        return self.session.region_name or DEFAULT_REGION
+
+    def add_hook(self, event: str, handler: Any) -> None:
+        """Register a botocore event hook on every client (tests and benchmarks: faults, latency)."""
+        self._hooks.append((event, handler))
+        for client in self._clients.values():
+            client.meta.events.register(event, handler)
+
+    def client(self, service: str) -> Any:
+        with self._lock:
+            client = self._clients.get(service)
+        if client is not None:
+            return client
+        from botocore.config import Config
+
+        config = Config(
+            retries={"mode": "standard", "max_attempts": self.max_attempts},
+            max_pool_connections=32,
+            user_agent_extra="yunpipe",
+        )
+        kwargs: dict[str, Any] = {"region_name": self.region_name, "config": config}
+        if self.endpoint_url:
+            kwargs["endpoint_url"] = self.endpoint_url
+        client = self.session.client(service, **kwargs)
+        client.meta.events.register("before-call.*.*", self.counter)
+        for event, handler in self._hooks:
+            client.meta.events.register(event, handler)
+        with self._lock:
+            return self._clients.setdefault(service, client)
+
+    def for_region(self, region: str) -> AwsContext:
+        """The same identity in another region (a workflow may name its own)."""
+        if region == self.region_name:
+            return self
+        return AwsContext(
+            profile=self.profile,
+            region=region,
+            endpoint_url=self.endpoint_url,
+            counter=self.counter,
+            max_attempts=self.max_attempts,
+            _hooks=list(self._hooks),
+        )
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a botocore ClientError, or ''."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def error_message(exc: BaseException) -> str:
+    """AWS's own words for a failure, without request ids or secrets."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        err = response.get("Error", {})
+        code, msg = err.get("Code", ""), err.get("Message", "")
+        op = getattr(exc, "operation_name", "")
+        text = f"{code}: {msg}" if msg else code
+        return f"{op} failed: {text}" if op else text
+    return str(exc) or exc.__class__.__name__

@@ -1,0 +1,67 @@
+"""`yunpipe wrap`: register algorithm descriptions in the local catalog."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from yunpipe_tui.errors import EXIT_OK, EXIT_USAGE, InputError
+
+
+@click.command("wrap", short_help="Register algorithms and write their container build context.")
+@click.option("-f", "--files", "files", multiple=True, type=click.Path(), help="Algorithm JSON file.")
+@click.argument("more", nargs=-1, type=click.Path())
+@click.option("-d", "--describe", is_flag=True, help="Describe an algorithm through prompts.")
+@click.option("-s", "--show", is_flag=True, help="Show the algorithm's JSON before registering.")
+@click.option("-u", "--user", default="", help="Registry user or namespace to tag images with.")
+@click.option("-r", "--registry", default="", help="Registry host to push to (default: Docker Hub).")
+@click.option("--no-build", is_flag=True, help="Write the build context only; never run Docker.")
+@click.option("-y", "--yes", is_flag=True, help="Register without asking to confirm.")
+def command(
+    files: tuple[str, ...],
+    more: tuple[str, ...],
+    describe: bool,
+    show: bool,
+    user: str,
+    registry: str,
+    no_build: bool,
+    yes: bool,
+) -> int:
+    """Validate algorithm descriptions and add them to the local catalog.
+
+    Either -f FILE... (the seed's algorithm JSON) or --describe (answer prompts).
+    """
+    from yunpipe_tui.catalog import Catalog, load_algorithm_file
+
+    paths = (*files, *more)
+    if describe == bool(paths):
+        raise click.UsageError("use either -f FILE... or --describe")
+    catalog = Catalog()
+    algorithms = []
+    if describe:
+        from yunpipe_tui.describe import confirm, describe_algorithm
+
+        algorithm = describe_algorithm()
+        click.echo(json.dumps(algorithm.to_json(), indent=4))
+        if not yes and not confirm("Register this algorithm?"):
+            click.echo("not registered")
+            return EXIT_OK
+        algorithms.append(algorithm)
+    else:
+        failed = False
+        for path in paths:
+            try:
+                algorithms.append(load_algorithm_file(path))
+            except InputError as exc:
+                failed = True
+                for problem in exc.problems:
+                    click.echo(str(problem), err=True)
+        if failed:
+            return EXIT_USAGE
+    for algorithm in algorithms:
+        if show and not describe:
+            click.echo(json.dumps(algorithm.to_json(), indent=4))
+        target = catalog.add(algorithm)
+        click.echo(f"registered {algorithm.name} ({algorithm.resolved_instance_type()}) in {target}")
+    return EXIT_OK

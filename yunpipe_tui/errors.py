@@ -1,0 +1,54 @@
+"""yunpipe's own error types.
+
+Every failure a user can cause or meet is one of these, so the CLI can print a one-line
+`error: ...` and pick the exit code without showing a traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input file, located as precisely as we can."""
+
+    file: str
+    message: str
+    line: int | None = None
+    column: int | None = None
+    path: str = ""
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class YunpipeError(Exception):
+    """An operation failed for a reason we can explain in one line."""
+
+    exit_code = EXIT_FAILED
+
+
+class InputError(YunpipeError):
+    """Bad user input: a file, a flag or a value. Carries every problem found, not just the first."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, problems: list[Problem] | str, file: str = "") -> None:
+        if isinstance(problems, str):
+            problems = [Problem(file=file or "input", message=problems)]
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class AwsError(YunpipeError):
+    """An AWS call failed; the message names the operation and AWS's own words."""

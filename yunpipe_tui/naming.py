@@ -1,0 +1,57 @@
+"""AWS naming rules that input must meet before anything is created."""
+
+from __future__ import annotations
+
+import re
+
+_BUCKET_CHARS = re.compile(r"^[a-z0-9.-]+$")
+_IPV4 = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
+_RESERVED_PREFIXES = ("xn--", "sthree-", "sthree-configurator", "amzn-s3-demo-")
+_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+
+
+def bucket_name_problems(name: str) -> list[str]:
+    """Every S3 general-purpose bucket naming rule the name breaks, each with what to do."""
+    problems: list[str] = []
+    if not 3 <= len(name) <= 63:
+        problems.append(f"bucket name {name!r} must be 3 to 63 characters long (it has {len(name)})")
+    if not _BUCKET_CHARS.match(name or "-"):
+        bad = sorted({c for c in name if not re.match(r"[a-z0-9.-]", c)})
+        shown = " ".join(repr(c) for c in bad) if bad else "none"
+        problems.append(
+            f"bucket name {name!r} may hold only lowercase letters, digits, '.' and '-' "
+            f"(found {shown})"
+        )
+    if name and (not name[0].isalnum() or not name[-1].isalnum()):
+        problems.append(f"bucket name {name!r} must begin and end with a letter or digit")
+    if ".." in name:
+        problems.append(f"bucket name {name!r} must not contain '..'")
+    if _IPV4.match(name):
+        problems.append(f"bucket name {name!r} must not look like an IP address")
+    for prefix in _RESERVED_PREFIXES:
+        if name.startswith(prefix):
+            problems.append(f"bucket name {name!r} must not start with the reserved {prefix!r}")
+            break
+    for suffix in _RESERVED_SUFFIXES:
+        if name.endswith(suffix):
+            problems.append(f"bucket name {name!r} must not end with the reserved {suffix!r}")
+            break
+    return problems
+
+
+def normalise_pipeline_name(raw: str) -> str:
+    """A file stem or free text as a pipeline name usable inside AWS resource names."""
+    name = re.sub(r"[^a-z0-9-]+", "-", raw.lower()).strip("-")
+    name = re.sub(r"-{2,}", "-", name)[:31].strip("-")
+    return name or "pipeline"
+
+
+def known_regions() -> set[str]:
+    """Every region botocore knows, across partitions."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    regions: set[str] = set()
+    for partition in session.get_available_partitions():
+        regions.update(session.get_available_regions("ec2", partition_name=partition))
+    return regions

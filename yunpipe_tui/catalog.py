@@ -152,7 +152,9 @@ def algorithm_problems(doc: LoadedJson) -> list[Problem]:
     for i, port in enumerate(data.get("port") or []):
         if isinstance(port, dict) and isinstance(port.get("port"), int):
             if port["port"] in seen:
-                problems.append(doc.problem(("port", i, "port"), f"port {port['port']} is listed twice"))
+                problems.append(
+                    doc.problem(("port", i, "port"), f"port {port['port']} is listed twice")
+                )
             seen.add(port["port"])
     names: set[str] = set()
     for i, var in enumerate(data.get("user_specified_environment_variables") or []):

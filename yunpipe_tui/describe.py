@@ -36,7 +36,9 @@ def describe_algorithm(**prompt_kwargs: Any) -> Algorithm:
         return question.unsafe_ask()
 
     kw = prompt_kwargs
-    container = ask(questionary.text("Container image (docker pull name):", validate=_required, **kw))
+    container = ask(
+        questionary.text("Container image (docker pull name):", validate=_required, **kw)
+    )
     system = ask(questionary.text("Base system of the image:", default="ubuntu", **kw))
     command = ask(
         questionary.text(
@@ -58,7 +60,9 @@ def describe_algorithm(**prompt_kwargs: Any) -> Algorithm:
         )
     )
     instance = ask(questionary.text("EC2 instance type (blank: smallest that fits):", **kw))
-    minimal = ask(questionary.text("Minimal memory in MiB (optional):", validate=_int_or_blank, **kw))
+    minimal = ask(
+        questionary.text("Minimal memory in MiB (optional):", validate=_int_or_blank, **kw)
+    )
     suggested = ask(
         questionary.text("Suggested memory in MiB:", default="512", validate=_int_or_blank, **kw)
     )

@@ -14,7 +14,9 @@ def bucket_name_problems(name: str) -> list[str]:
     """Every S3 general-purpose bucket naming rule the name breaks, each with what to do."""
     problems: list[str] = []
     if not 3 <= len(name) <= 63:
-        problems.append(f"bucket name {name!r} must be 3 to 63 characters long (it has {len(name)})")
+        problems.append(
+            f"bucket name {name!r} must be 3 to 63 characters long (it has {len(name)})"
+        )
     if not _BUCKET_CHARS.match(name or "-"):
         bad = sorted({c for c in name if not re.match(r"[a-z0-9.-]", c)})
         shown = " ".join(repr(c) for c in bad) if bad else "none"

@@ -18,7 +18,9 @@ def _message(error: Any) -> str:
     value = error.instance
     if kind == "required":
         missing = [
-            name for name in error.validator_value if not isinstance(value, dict) or name not in value
+            name
+            for name in error.validator_value
+            if not isinstance(value, dict) or name not in value
         ]
         return f"missing required field {_quote_list(missing)}; add it"
     if kind == "enum":

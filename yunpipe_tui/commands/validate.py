@@ -7,9 +7,7 @@ import click
 from yunpipe_tui.errors import EXIT_OK, EXIT_USAGE, InputError
 
 
-@click.command(
-    "validate", short_help="Check workflow files and report every problem."
-)
+@click.command("validate", short_help="Check workflow files and report every problem.")
 @click.option(
     "-f",
     "--file",

@@ -10,12 +10,16 @@ from yunpipe_tui.errors import EXIT_OK, EXIT_USAGE, InputError
 
 
 @click.command("wrap", short_help="Register algorithms and write their container build context.")
-@click.option("-f", "--files", "files", multiple=True, type=click.Path(), help="Algorithm JSON file.")
+@click.option(
+    "-f", "--files", "files", multiple=True, type=click.Path(), help="Algorithm JSON file."
+)
 @click.argument("more", nargs=-1, type=click.Path())
 @click.option("-d", "--describe", is_flag=True, help="Describe an algorithm through prompts.")
 @click.option("-s", "--show", is_flag=True, help="Show the algorithm's JSON before registering.")
 @click.option("-u", "--user", default="", help="Registry user or namespace to tag images with.")
-@click.option("-r", "--registry", default="", help="Registry host to push to (default: Docker Hub).")
+@click.option(
+    "-r", "--registry", default="", help="Registry host to push to (default: Docker Hub)."
+)
 @click.option("--no-build", is_flag=True, help="Write the build context only; never run Docker.")
 @click.option("-y", "--yes", is_flag=True, help="Register without asking to confirm.")
 def command(
@@ -63,5 +67,7 @@ def command(
         if show and not describe:
             click.echo(json.dumps(algorithm.to_json(), indent=4))
         target = catalog.add(algorithm)
-        click.echo(f"registered {algorithm.name} ({algorithm.resolved_instance_type()}) in {target}")
+        click.echo(
+            f"registered {algorithm.name} ({algorithm.resolved_instance_type()}) in {target}"
+        )
     return EXIT_OK

@@ -92,7 +92,7 @@ class AwsContext:
         return self.session.region_name or DEFAULT_REGION
 
     def add_hook(self, event: str, handler: Any) -> None:
-        """Register a botocore event hook on every client (tests and benchmarks: faults, latency)."""
+        """Register a botocore hook on every client (tests and benchmarks: faults, latency)."""
         self._hooks.append((event, handler))
         for client in self._clients.values():
             client.meta.events.register(event, handler)

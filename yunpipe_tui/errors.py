@@ -39,7 +39,7 @@ class YunpipeError(Exception):
 
 
 class InputError(YunpipeError):
-    """Bad user input: a file, a flag or a value. Carries every problem found, not just the first."""
+    """Bad user input (a file, a flag, a value), carrying every problem found, not the first."""
 
     exit_code = EXIT_USAGE
 

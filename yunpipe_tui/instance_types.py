@@ -1,4 +1,4 @@
-"""Choosing an EC2 instance type for an algorithm that names none (the seed always said t2.micro)."""
+"""Choosing an EC2 instance type for an algorithm that names none (the seed said t2.micro)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def table() -> list[InstanceType]:
 
 
 def smallest_fitting(memory_mib: int | None, cpus: float | None) -> InstanceType:
-    """The cheapest type whose usable memory and vCPUs hold the algorithm; the largest if none do."""
+    """The cheapest type whose usable memory and vCPUs hold the algorithm, else the largest."""
     types = table()
     need_mem = memory_mib or 0
     need_cpu = cpus or 0

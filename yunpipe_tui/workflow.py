@@ -174,7 +174,8 @@ def _check_step_against(
             problems.append(
                 doc.problem(
                     (*here, "port", j),
-                    f"unknown port {port.port}/{port.protocol}: {algorithm.name!r} exposes {allowed}",
+                    f"unknown port {port.port}/{port.protocol}: "
+                    f"{algorithm.name!r} exposes {allowed}",
                 )
             )
     return problems
@@ -229,7 +230,7 @@ def workflow_from_json(data: dict[str, Any], source: str = "") -> Workflow:
 
 
 def load_workflow(path: str | Path, catalog: Catalog | None = None) -> Workflow:
-    """Load and validate; raise InputError with every problem. `catalog=None` skips catalog checks."""
+    """Load and validate, raising InputError with every problem; no catalog: no catalog checks."""
     doc = load_json(path, what="workflow file")
     problems = workflow_problems(doc, catalog)
     if problems:

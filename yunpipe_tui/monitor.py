@@ -1,0 +1,711 @@
+"""The monitor core: one poll of a pipeline's queues, instances, tasks and alarms → a Snapshot.
+
+No Textual here: the Monitor screen, `yunpipe monitor --plain` and `--once --json` all call
+`Monitor.poll()` and render the immutable `Snapshot` it returns.
+
+API-call budget per poll (steady state): at most 2 × steps + 4 —
+  - `sqs:GetQueueAttributes` for each step's work queue and dead-letter queue (2 × steps);
+  - ONE `ec2:DescribeInstances` filtered by the `yunpipe:pipeline` tag;
+  - ONE `ecs:ListTasks` on the pipeline's cluster (desired status RUNNING);
+  - ONE `ecs:DescribeTasks` for those tasks plus the tasks seen running in earlier polls that have
+    since left the list (that is how their stop reasons are shown; skipped when there are none);
+  - ONE `cloudwatch:DescribeAlarms` with the pipeline's alarm-name prefix.
+Lookups whose answer never changes are cached on the `Monitor` across polls and cost calls only
+the first time: `sqs:GetQueueUrl` when the journal did not record a URL, and
+`ecs:DescribeContainerInstances` for container instances not seen before (to map a task to the
+EC2 instance it runs on).
+
+The oldest message's age is not part of SQS's queue attributes; CloudWatch's
+`ApproximateAgeOfOldestMessage` metric would cost one more call per poll (over budget, and moto
+does not emulate it), so `QueueStats.oldest_age_s` stays None and the views show "—".
+
+Calls within a poll run concurrently on a small thread pool. A failed sub-call marks only its own
+part (`Snapshot.errors`, and `QueueStats.error` for a queue); the rest of the snapshot still shows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from yunpipe_tui import names
+from yunpipe_tui.errors import AwsError, InputError, YunpipeError
+
+if TYPE_CHECKING:
+    from yunpipe_tui.aws import AwsContext
+
+ACTIVE_TASK_STATES = frozenset(
+    {"PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING", "STOPPING"}
+)
+INSTANCE_STATES = ["pending", "running", "shutting-down", "stopping", "stopped"]
+RECENT_TASKS = 20  # tasks shown per snapshot
+REMEMBERED_TASKS = 60  # tasks seen running, re-described after they stop (≤ 100 per call)
+HISTORY_SIZE = 60  # points per sparkline
+
+
+# --------------------------------------------------------------------------- what is watched
+
+
+@dataclass(frozen=True)
+class StepTarget:
+    """One step's resources; URLs are optional (looked up once by name when missing)."""
+
+    step: str
+    queue_name: str
+    dlq_name: str
+    task_family: str
+    algorithm: str = ""
+    queue_url: str | None = None
+    dlq_url: str | None = None
+
+
+@dataclass(frozen=True)
+class PipelineTarget:
+    """Which pipeline to watch and where its resources are."""
+
+    pipeline: str
+    steps: tuple[StepTarget, ...]
+    cluster: str
+    region: str | None = None
+    input_bucket: str | None = None
+    output_bucket: str | None = None
+
+    @classmethod
+    def from_names(
+        cls,
+        pipeline: str,
+        steps: int | Sequence[str],
+        *,
+        region: str | None = None,
+        input_bucket: str | None = None,
+        output_bucket: str | None = None,
+        urls: Mapping[str, str] | None = None,
+        algorithms: Mapping[str, str] | None = None,
+    ) -> PipelineTarget:
+        """Derive every name from names.py's conventions (no journal needed)."""
+        ids = [names.step_id(i) for i in range(steps)] if isinstance(steps, int) else list(steps)
+        urls = urls or {}
+        algorithms = algorithms or {}
+        return cls(
+            pipeline=pipeline,
+            steps=tuple(
+                StepTarget(
+                    step=s,
+                    queue_name=names.queue(pipeline, s),
+                    dlq_name=names.dead_letter_queue(pipeline, s),
+                    task_family=names.task_family(pipeline, s),
+                    algorithm=algorithms.get(s, ""),
+                    queue_url=urls.get(names.queue(pipeline, s)),
+                    dlq_url=urls.get(names.dead_letter_queue(pipeline, s)),
+                )
+                for s in ids
+            ),
+            cluster=names.cluster(pipeline),
+            region=region,
+            input_bucket=input_bucket,
+            output_bucket=output_bucket,
+        )
+
+
+# --------------------------------------------------------------------------- the snapshot
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    step: str
+    name: str
+    dlq_name: str
+    visible: int | None = None
+    in_flight: int | None = None
+    delayed: int | None = None
+    dead_letter: int | None = None
+    oldest_age_s: float | None = None  # not obtainable within the budget; see module doc
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "name": self.name,
+            "visible": self.visible,
+            "in_flight": self.in_flight,
+            "delayed": self.delayed,
+            "dead_letter": self.dead_letter,
+            "dead_letter_queue": self.dlq_name,
+            "oldest_age_s": self.oldest_age_s,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class InstanceInfo:
+    id: str
+    type: str
+    state: str
+    step: str = ""
+    launch_time: datetime | None = None
+    running_tasks: int = 0
+    alarm_state: str | None = None  # OK / ALARM / INSUFFICIENT_DATA, None = no idle alarm
+    alarm_name: str | None = None
+
+    def uptime_s(self, now: datetime) -> float | None:
+        if self.launch_time is None:
+            return None
+        return max(0.0, (now - self.launch_time).total_seconds())
+
+    def to_json(self, now: datetime) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.type,
+            "state": self.state,
+            "step": self.step,
+            "launch_time": _iso(self.launch_time),
+            "uptime_s": _round(self.uptime_s(now)),
+            "running_tasks": self.running_tasks,
+            "alarm_state": self.alarm_state,
+            "alarm_name": self.alarm_name,
+        }
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    arn: str
+    step: str
+    last_status: str
+    desired_status: str
+    instance_id: str | None = None
+    started_at: datetime | None = None
+    stopped_at: datetime | None = None
+    stop_reason: str | None = None
+    exit_code: int | None = None
+
+    @property
+    def id(self) -> str:
+        return self.arn.rsplit("/", 1)[-1]
+
+    @property
+    def active(self) -> bool:
+        return self.last_status in ACTIVE_TASK_STATES
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "arn": self.arn,
+            "step": self.step,
+            "last_status": self.last_status,
+            "desired_status": self.desired_status,
+            "instance_id": self.instance_id,
+            "started_at": _iso(self.started_at),
+            "stopped_at": _iso(self.stopped_at),
+            "stop_reason": self.stop_reason,
+            "exit_code": self.exit_code,
+        }
+
+
+@dataclass(frozen=True)
+class PartError:
+    """A part of the snapshot that could not be read this time (`queue:s1`, `instances`, ...)."""
+
+    part: str
+    message: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"part": self.part, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    pipeline: str
+    taken_at: datetime
+    queues: tuple[QueueStats, ...] = ()
+    instances: tuple[InstanceInfo, ...] = ()
+    tasks: tuple[TaskInfo, ...] = ()
+    errors: tuple[PartError, ...] = ()
+    api_calls: int = 0
+    elapsed_s: float = 0.0
+    region: str | None = None
+    input_bucket: str | None = None
+    output_bucket: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def failed(self, part: str) -> bool:
+        return any(e.part == part for e in self.errors)
+
+    def queue(self, step: str) -> QueueStats | None:
+        return next((q for q in self.queues if q.step == step), None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "pipeline": self.pipeline,
+            "region": self.region,
+            "taken_at": _iso(self.taken_at),
+            "input_bucket": self.input_bucket,
+            "output_bucket": self.output_bucket,
+            "queues": [q.to_json() for q in self.queues],
+            "instances": [i.to_json(self.taken_at) for i in self.instances],
+            "tasks": [t.to_json() for t in self.tasks],
+            "errors": [e.to_json() for e in self.errors],
+            "api_calls": self.api_calls,
+            "elapsed_s": round(self.elapsed_s, 3),
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _round(value: float | None) -> float | None:
+    return round(value, 1) if value is not None else None
+
+
+# --------------------------------------------------------------------------- history (sparklines)
+
+History = Mapping[str, tuple[int, ...]]
+
+
+def append_history(history: History, snapshot: Snapshot, size: int = HISTORY_SIZE) -> History:
+    """A new history with this snapshot's visible depth appended per step (pure).
+
+    A queue that could not be read this time repeats its last known depth (or 0), so the
+    sparkline keeps its rhythm instead of jumping.
+    """
+    out: dict[str, tuple[int, ...]] = dict(history)
+    for q in snapshot.queues:
+        past = out.get(q.step, ())
+        value = q.visible if q.visible is not None else (past[-1] if past else 0)
+        out[q.step] = (*past, value)[-size:]
+    return out
+
+
+def format_duration(seconds: float | None) -> str:
+    """`42s`, `3m05s`, `2h04m`, `3d02h`, or `—`."""
+    if seconds is None:
+        return "—"
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+
+
+# --------------------------------------------------------------------------- the poller
+
+
+def _aws_message(exc: BaseException) -> str:
+    from yunpipe_tui.aws import error_message
+
+    return error_message(exc)
+
+
+def _is_missing_queue(exc: BaseException) -> bool:
+    from yunpipe_tui.aws import error_code
+
+    return error_code(exc) in (
+        "AWS.SimpleQueueService.NonExistentQueue",
+        "QueueDoesNotExist",
+        "NonExistentQueue",
+    )
+
+
+class Monitor:
+    """Polls one pipeline. Thread-safe for one poll at a time (the callers never overlap polls).
+
+    Keeps small caches across polls (queue URLs, container instance → EC2 id, tasks seen
+    running) so that steady-state polls stay within the call budget.
+    """
+
+    def __init__(
+        self,
+        aws: AwsContext,
+        target: PipelineTarget,
+        *,
+        max_workers: int | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.target = target
+        self.aws = aws.for_region(target.region) if target.region else aws
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._urls: dict[str, str] = {}
+        for s in target.steps:
+            if s.queue_url:
+                self._urls[s.queue_name] = s.queue_url
+            if s.dlq_url:
+                self._urls[s.dlq_name] = s.dlq_url
+        self._container_instances: dict[str, str] = {}  # container instance ARN → EC2 id
+        self._seen_tasks: deque[str] = deque(maxlen=REMEMBERED_TASKS)
+        self._family_step = {s.task_family: s.step for s in target.steps}
+        workers = max_workers or min(48, 2 * len(target.steps) + 4)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="yunpipe-monitor")
+        self._lock = threading.Lock()
+
+    # -- lifecycle
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def __enter__(self) -> Monitor:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    @property
+    def pipeline(self) -> str:
+        return self.target.pipeline
+
+    # -- one poll
+    def poll(self) -> Snapshot:
+        """Read everything once. Never raises for AWS failures: they land in `errors`."""
+        with self._lock:
+            return self._poll()
+
+    def _poll(self) -> Snapshot:
+        started = time.perf_counter()
+        calls_before = self.aws.counter.total
+        # Build the clients before fanning out, so the threads do not race to create them.
+        clients = {}
+        for service in ("sqs", "ec2", "ecs", "cloudwatch"):
+            clients[service] = self.aws.client(service)
+        sqs, ec2, ecs, cw = clients["sqs"], clients["ec2"], clients["ecs"], clients["cloudwatch"]
+
+        queue_futures: dict[str, tuple[Future[Any], Future[Any]]] = {}
+        for s in self.target.steps:
+            queue_futures[s.step] = (
+                self._pool.submit(self._queue_attributes, sqs, s.queue_name),
+                self._pool.submit(self._queue_attributes, sqs, s.dlq_name),
+            )
+        instances_f = self._pool.submit(self._describe_instances, ec2)
+        tasks_f = self._pool.submit(self._tasks, ecs)
+        alarms_f = self._pool.submit(self._describe_alarms, cw)
+
+        errors: list[PartError] = []
+        queues: list[QueueStats] = []
+        for s in self.target.steps:
+            main_f, dlq_f = queue_futures[s.step]
+            stats = QueueStats(step=s.step, name=s.queue_name, dlq_name=s.dlq_name)
+            problems = []
+            try:
+                attrs = main_f.result()
+                stats = _with(
+                    stats,
+                    visible=_int(attrs, "ApproximateNumberOfMessages"),
+                    in_flight=_int(attrs, "ApproximateNumberOfMessagesNotVisible"),
+                    delayed=_int(attrs, "ApproximateNumberOfMessagesDelayed"),
+                )
+            except Exception as exc:  # a failed sub-call marks only its part
+                problems.append(_aws_message(exc))
+                errors.append(PartError(f"queue:{s.step}", _aws_message(exc)))
+            try:
+                attrs = dlq_f.result()
+                stats = _with(
+                    stats,
+                    dead_letter=(_int(attrs, "ApproximateNumberOfMessages") or 0)
+                    + (_int(attrs, "ApproximateNumberOfMessagesNotVisible") or 0),
+                )
+            except Exception as exc:
+                problems.append(_aws_message(exc))
+                errors.append(PartError(f"dlq:{s.step}", _aws_message(exc)))
+            if problems:
+                stats = _with(stats, error="; ".join(problems))
+            queues.append(stats)
+
+        tasks: list[TaskInfo] = []
+        try:
+            tasks = tasks_f.result()
+        except Exception as exc:
+            errors.append(PartError("tasks", _aws_message(exc)))
+        alarms: dict[str, tuple[str, str]] = {}
+        try:
+            alarms = alarms_f.result()
+        except Exception as exc:
+            errors.append(PartError("alarms", _aws_message(exc)))
+        instances: list[InstanceInfo] = []
+        try:
+            raw_instances = instances_f.result()
+        except Exception as exc:
+            errors.append(PartError("instances", _aws_message(exc)))
+        else:
+            running: dict[str, int] = {}
+            for t in tasks:
+                if t.instance_id and t.active:
+                    running[t.instance_id] = running.get(t.instance_id, 0) + 1
+            for inst in raw_instances:
+                alarm = alarms.get(inst.id)
+                instances.append(
+                    _with(
+                        inst,
+                        running_tasks=running.get(inst.id, 0),
+                        alarm_name=alarm[0] if alarm else None,
+                        alarm_state=alarm[1] if alarm else None,
+                    )
+                )
+            far_past = datetime.min.replace(tzinfo=UTC)
+            instances.sort(key=lambda i: (i.step, i.launch_time or far_past))
+
+        return Snapshot(
+            pipeline=self.target.pipeline,
+            taken_at=self._clock(),
+            queues=tuple(queues),
+            instances=tuple(instances),
+            tasks=tuple(tasks),
+            errors=tuple(errors),
+            api_calls=self.aws.counter.total - calls_before,
+            elapsed_s=time.perf_counter() - started,
+            region=self.aws.region_name,
+            input_bucket=self.target.input_bucket,
+            output_bucket=self.target.output_bucket,
+        )
+
+    # -- sub-calls (each runs on the pool)
+    def _queue_url(self, sqs: Any, name: str) -> str:
+        url = self._urls.get(name)
+        if url is None:
+            url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+            self._urls[name] = url
+        return url
+
+    def _queue_attributes(self, sqs: Any, name: str) -> dict[str, str]:
+        url = self._queue_url(sqs, name)
+        try:
+            response = sqs.get_queue_attributes(
+                QueueUrl=url,
+                AttributeNames=[
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                    "ApproximateNumberOfMessagesDelayed",
+                ],
+            )
+        except Exception as exc:
+            if _is_missing_queue(exc):
+                self._urls.pop(name, None)  # look it up again next time (it may be recreated)
+            raise
+        return dict(response.get("Attributes", {}))
+
+    def _describe_instances(self, ec2: Any) -> list[InstanceInfo]:
+        response = ec2.describe_instances(
+            Filters=[
+                {"Name": f"tag:{names.TAG_PIPELINE}", "Values": [self.target.pipeline]},
+                {"Name": "instance-state-name", "Values": INSTANCE_STATES},
+            ]
+        )
+        out = []
+        for reservation in response.get("Reservations", []):
+            for inst in reservation.get("Instances", []):
+                tags = {t["Key"]: t["Value"] for t in inst.get("Tags", [])}
+                out.append(
+                    InstanceInfo(
+                        id=inst["InstanceId"],
+                        type=inst.get("InstanceType", ""),
+                        state=inst.get("State", {}).get("Name", ""),
+                        step=tags.get(names.TAG_STEP, ""),
+                        launch_time=inst.get("LaunchTime"),
+                    )
+                )
+        return out
+
+    def _describe_alarms(self, cw: Any) -> dict[str, tuple[str, str]]:
+        """Instance id → (alarm name, state) for this pipeline's idle alarms."""
+        response = cw.describe_alarms(
+            AlarmNamePrefix=names.alarm_prefix(self.target.pipeline), MaxRecords=100
+        )
+        pipeline = self.target.pipeline
+        prefixes = tuple(f"{names.base(pipeline, s.step)}-idle-" for s in self.target.steps)
+        out: dict[str, tuple[str, str]] = {}
+        for alarm in response.get("MetricAlarms", []):
+            name = alarm.get("AlarmName", "")
+            if not name.startswith(prefixes):
+                continue  # another pipeline whose name extends ours (`p` vs `p-2`)
+            dims = {d["Name"]: d["Value"] for d in alarm.get("Dimensions", [])}
+            instance_id = dims.get("InstanceId") or name.rsplit("-idle-", 1)[-1]
+            out[instance_id] = (name, alarm.get("StateValue", ""))
+        return out
+
+    def _tasks(self, ecs: Any) -> list[TaskInfo]:
+        try:
+            arns = ecs.list_tasks(cluster=self.target.cluster, maxResults=100).get("taskArns", [])
+        except Exception as exc:
+            from yunpipe_tui.aws import error_code
+
+            if error_code(exc) == "ClusterNotFoundException":
+                return []  # no cluster yet (or torn down): no tasks, not an error
+            raise
+        wanted = list(dict.fromkeys([*arns, *reversed(self._seen_tasks)]))[:100]
+        if not wanted:
+            return []
+        described = ecs.describe_tasks(cluster=self.target.cluster, tasks=wanted).get("tasks", [])
+        unknown = sorted(
+            {
+                t["containerInstanceArn"]
+                for t in described
+                if t.get("containerInstanceArn")
+                and t["containerInstanceArn"] not in self._container_instances
+            }
+        )
+        if unknown:  # once per new container instance; the mapping never changes
+            try:
+                response = ecs.describe_container_instances(
+                    cluster=self.target.cluster, containerInstances=unknown[:100]
+                )
+                for ci in response.get("containerInstances", []):
+                    self._container_instances[ci["containerInstanceArn"]] = ci.get(
+                        "ec2InstanceId", ""
+                    )
+            except Exception:
+                pass  # tasks still show, without their instance; retried next poll
+        tasks = []
+        for t in described:
+            arn = t["taskArn"]
+            if arn not in self._seen_tasks:
+                self._seen_tasks.append(arn)
+            family = t.get("taskDefinitionArn", "").rsplit("/", 1)[-1].split(":")[0]
+            exit_code = None
+            for container in t.get("containers", []):
+                if container.get("exitCode") is not None:
+                    exit_code = container["exitCode"]
+            tasks.append(
+                TaskInfo(
+                    arn=arn,
+                    step=self._family_step.get(family, ""),
+                    last_status=t.get("lastStatus", ""),
+                    desired_status=t.get("desiredStatus", ""),
+                    instance_id=self._container_instances.get(t.get("containerInstanceArn", "")),
+                    started_at=t.get("startedAt") or t.get("createdAt"),
+                    stopped_at=t.get("stoppedAt"),
+                    stop_reason=t.get("stoppedReason"),
+                    exit_code=exit_code,
+                )
+            )
+        far_past = datetime.min.replace(tzinfo=UTC)
+        tasks.sort(key=lambda t: (not t.active, -(t.started_at or far_past).timestamp()))
+        return tasks[:RECENT_TASKS]
+
+    # -- actions
+    def upload(self, path: str | os.PathLike[str], key: str | None = None) -> str:
+        """Upload a local file to the pipeline's input bucket; returns `s3://bucket/key`."""
+        bucket = self.target.input_bucket
+        if not bucket:
+            raise YunpipeError(
+                f"the input bucket of pipeline {self.pipeline!r} is unknown (no deploy journal); "
+                "upload with `aws s3 cp` instead"
+            )
+        source = Path(os.path.expanduser(os.fspath(path)))
+        if not source.is_file():
+            raise InputError(f"{source}: not a file; give the path of a local file to upload")
+        key = key or source.name
+        try:
+            self.aws.client("s3").upload_file(str(source), bucket, key)
+        except Exception as exc:
+            message = _aws_message(exc)
+            raise AwsError(f"upload of {source.name} to s3://{bucket}: {message}") from None
+        return f"s3://{bucket}/{key}"
+
+    def redrive(self, step: str, limit: int = 1000) -> int:
+        """Move a step's dead-letter messages back to its work queue; returns how many moved.
+
+        moto 5.2.5 does not implement `StartMessageMoveTask`, so this is the portable loop:
+        receive up to 10 → send them (body and attributes) to the work queue → delete from the
+        dead-letter queue only the ones that were sent. A message is never lost: one that fails to
+        send becomes visible in the dead-letter queue again after its visibility timeout.
+        """
+        s = self._step(step)
+        sqs = self.aws.client("sqs")
+        try:
+            dlq_url = self._queue_url(sqs, s.dlq_name)
+            queue_url = self._queue_url(sqs, s.queue_name)
+            moved = 0
+            while moved < limit:
+                received = sqs.receive_message(
+                    QueueUrl=dlq_url,
+                    MaxNumberOfMessages=min(10, limit - moved),
+                    WaitTimeSeconds=0,
+                    VisibilityTimeout=30,
+                    MessageAttributeNames=["All"],
+                ).get("Messages", [])
+                if not received:
+                    break
+                entries = []
+                for i, m in enumerate(received):
+                    entry: dict[str, Any] = {"Id": str(i), "MessageBody": m["Body"]}
+                    if m.get("MessageAttributes"):
+                        entry["MessageAttributes"] = m["MessageAttributes"]
+                    entries.append(entry)
+                sent = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
+                ok = {e["Id"] for e in sent.get("Successful", [])}
+                done = [
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                    for i, m in enumerate(received)
+                    if str(i) in ok
+                ]
+                if done:
+                    sqs.delete_message_batch(QueueUrl=dlq_url, Entries=done)
+                moved += len(done)
+                if len(done) < len(received):
+                    break  # some could not be sent: stop rather than spin on them
+        except YunpipeError:
+            raise
+        except Exception as exc:
+            raise AwsError(f"redrive of {s.dlq_name}: {_aws_message(exc)}") from None
+        return moved
+
+    def terminate(self, instance_id: str) -> None:
+        """Terminate one of this pipeline's instances (and delete its idle alarm)."""
+        ec2 = self.aws.client("ec2")
+        try:
+            response = ec2.describe_instances(
+                InstanceIds=[instance_id],
+                Filters=[{"Name": f"tag:{names.TAG_PIPELINE}", "Values": [self.pipeline]}],
+            )
+        except Exception as exc:
+            raise AwsError(f"instance {instance_id}: {_aws_message(exc)}") from None
+        found = [i for r in response.get("Reservations", []) for i in r.get("Instances", [])]
+        if not found:
+            raise YunpipeError(
+                f"instance {instance_id} is not tagged {names.TAG_PIPELINE}={self.pipeline}; "
+                "yunpipe terminates only the instances it launched"
+            )
+        tags = {t["Key"]: t["Value"] for t in found[0].get("Tags", [])}
+        try:
+            ec2.terminate_instances(InstanceIds=[instance_id])
+        except Exception as exc:
+            raise AwsError(f"terminate {instance_id}: {_aws_message(exc)}") from None
+        step = tags.get(names.TAG_STEP)
+        if step:
+            # The alarm would only fire on a terminated instance; teardown also removes it.
+            with contextlib.suppress(Exception):
+                self.aws.client("cloudwatch").delete_alarms(
+                    AlarmNames=[names.alarm(self.pipeline, step, instance_id)]
+                )
+
+    def _step(self, step: str) -> StepTarget:
+        for s in self.target.steps:
+            if s.step == step:
+                return s
+        known = ", ".join(s.step for s in self.target.steps)
+        raise InputError(f"pipeline {self.pipeline!r} has no step {step!r} (steps: {known})")
+
+
+def _int(attrs: Mapping[str, str], key: str) -> int | None:
+    value = attrs.get(key)
+    return int(value) if value is not None else None
+
+
+def _with(obj: Any, **changes: Any) -> Any:
+    from dataclasses import replace
+
+    return replace(obj, **changes)
+
+
+# --------------------------------------------------------------------------- which pipeline

@@ -149,7 +149,8 @@ def algorithm_problems(doc: LoadedJson) -> list[Problem]:
                 )
             )
     seen: set[int] = set()
-    for i, port in enumerate(data.get("port") or []):
+    ports = data.get("port")
+    for i, port in enumerate(ports if isinstance(ports, list) else []):
         if isinstance(port, dict) and isinstance(port.get("port"), int):
             if port["port"] in seen:
                 problems.append(
@@ -157,7 +158,8 @@ def algorithm_problems(doc: LoadedJson) -> list[Problem]:
                 )
             seen.add(port["port"])
     names: set[str] = set()
-    for i, var in enumerate(data.get("user_specified_environment_variables") or []):
+    variables = data.get("user_specified_environment_variables")
+    for i, var in enumerate(variables if isinstance(variables, list) else []):
         if isinstance(var, dict) and isinstance(var.get("name"), str):
             if var["name"] in names:
                 problems.append(

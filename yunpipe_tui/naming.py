@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import cache
 
 _BUCKET_CHARS = re.compile(r"^[a-z0-9.-]+$")
 _IPV4 = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
@@ -48,7 +49,8 @@ def normalise_pipeline_name(raw: str) -> str:
     return name or "pipeline"
 
 
-def known_regions() -> set[str]:
+@cache
+def known_regions() -> frozenset[str]:
     """Every region botocore knows, across partitions."""
     import botocore.session
 
@@ -56,4 +58,4 @@ def known_regions() -> set[str]:
     regions: set[str] = set()
     for partition in session.get_available_partitions():
         regions.update(session.get_available_regions("ec2", partition_name=partition))
-    return regions
+    return frozenset(regions)

@@ -709,3 +709,93 @@ def _with(obj: Any, **changes: Any) -> Any:
 
 
 # --------------------------------------------------------------------------- which pipeline
+
+
+# --------------------------------------------------------------------------- the refresh rhythm
+
+MAX_BACKOFF_S = 60.0
+
+
+def next_delay(interval: float, failures: int) -> float:
+    """Seconds until the next poll: the interval, doubled per consecutive failed poll (capped)."""
+    if failures <= 0:
+        return interval
+    return min(interval * 2**failures, max(MAX_BACKOFF_S, interval))
+
+
+# --------------------------------------------------------------------------- which pipeline
+
+
+def target_from_record(record: Any) -> PipelineTarget:
+    """A PipelineTarget from a deploy journal (`journal.PipelineRecord`)."""
+    steps = record.steps
+    if not steps:
+        raise YunpipeError(
+            f"the journal of pipeline {record.pipeline!r} lists no steps (its deploy stopped "
+            "early); run `yunpipe deploy` again"
+        )
+    p = record.pipeline
+    return PipelineTarget(
+        pipeline=p,
+        steps=tuple(
+            StepTarget(
+                step=s.id,
+                queue_name=s.queue or names.queue(p, s.id),
+                dlq_name=s.dead_letter_queue or names.dead_letter_queue(p, s.id),
+                task_family=s.task_family or names.task_family(p, s.id),
+                algorithm=s.algorithm,
+                queue_url=s.queue_url or None,
+                dlq_url=s.dead_letter_queue_url or None,
+            )
+            for s in steps
+        ),
+        cluster=record.cluster or names.cluster(p),
+        region=record.region or None,
+        input_bucket=record.input_bucket or None,
+        output_bucket=record.output_bucket or None,
+    )
+
+
+def discover_target(aws: AwsContext, pipeline: str) -> PipelineTarget | None:
+    """Without a journal: find the pipeline's steps from its queue names (one ListQueues call)."""
+    import re
+
+    prefix = names.base(pipeline) + "-"
+    try:
+        urls = aws.client("sqs").list_queues(QueueNamePrefix=prefix).get("QueueUrls", [])
+    except Exception as exc:
+        raise AwsError(f"looking for the queues of {pipeline!r}: {_aws_message(exc)}") from None
+    pattern = re.compile(re.escape(prefix) + r"(s\d+)-queue$")
+    by_name = {u.rsplit("/", 1)[-1]: u for u in urls}
+    steps = sorted(
+        {m.group(1) for n in by_name if (m := pattern.match(n))}, key=lambda s: int(s[1:])
+    )
+    if not steps:
+        return None
+    return PipelineTarget.from_names(pipeline, steps, urls=by_name)
+
+
+def resolve_target(pipeline: str | None = None, aws: AwsContext | None = None) -> PipelineTarget:
+    """The pipeline to watch: its deploy journal (the most recent one when `pipeline` is None);
+    without a journal, names.py's conventions (steps found from the queue names, when `aws` is
+    given). Raises YunpipeError with one line when there is nothing to watch."""
+    from yunpipe_tui import journal
+
+    if pipeline is None:
+        record = journal.most_recent()
+        if record is None:
+            raise YunpipeError(
+                "no pipeline deployed yet; deploy one with `yunpipe deploy -f WORKFLOW.json` "
+                "or name it: `yunpipe monitor PIPELINE`"
+            )
+        return target_from_record(record)
+    record = journal.load(pipeline)
+    if record is not None and record.steps:
+        return target_from_record(record)
+    found = discover_target(aws, pipeline) if aws is not None else None
+    if found is None:
+        raise YunpipeError(
+            f"no pipeline named {pipeline!r}: no deploy journal and no queues "
+            f"named {names.base(pipeline)}-s<k>-queue; check the name with `yunpipe status`"
+        )
+    return found

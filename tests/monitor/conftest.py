@@ -96,3 +96,42 @@ def launch_instance(aws: Any, pipeline: str, step: str, alarm: bool = True) -> s
 @pytest.fixture
 def pipeline(aws: Any) -> Built:
     return build_pipeline(aws)
+
+
+def write_journal(built: Built, status: str = "deployed") -> None:
+    """A deploy journal for the built pipeline, in the journal module's own format."""
+    from yunpipe_tui import journal
+
+    t = built.target
+    data = {
+        "version": journal.VERSION,
+        "pipeline": t.pipeline,
+        "status": status,
+        "region": "us-east-1",
+        "cluster": t.cluster,
+        "workflow": {"input_s3_name": t.input_bucket, "output_s3_name": t.output_bucket},
+        "steps": [
+            {
+                "id": s.step,
+                "algorithm": f"alg{s.step}",
+                "queue": s.queue_name,
+                "dead_letter_queue": s.dlq_name,
+                "task_family": s.task_family,
+            }
+            for s in t.steps
+        ],
+        "resources": {
+            **{
+                f"{s.step}/queue": {
+                    "status": "created",
+                    "outputs": {"url": built.urls[s.queue_name]},
+                }
+                for s in t.steps
+            },
+            **{
+                f"{s.step}/dlq": {"status": "created", "outputs": {"url": built.urls[s.dlq_name]}}
+                for s in t.steps
+            },
+        },
+    }
+    journal.Journal(t.pipeline, data).save()

@@ -1,0 +1,108 @@
+"""`yunpipe monitor [PIPELINE] [--interval S] [--plain] [--once --json]`"""
+
+from __future__ import annotations
+
+import click
+
+from yunpipe_tui.errors import EXIT_OK, InputError
+
+
+@click.command("monitor", short_help="Watch queues, instances and tasks of a pipeline.")
+@click.argument("pipeline", required=False)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=1.0),
+    default=5.0,
+    show_default=True,
+    help="Seconds between polls.",
+)
+@click.option("--plain", is_flag=True, help="A Rich live view instead of the full-screen app.")
+@click.option("--once", is_flag=True, help="Poll once, print, and exit.")
+@click.option("--json", "as_json", is_flag=True, help="With --once: print the snapshot as JSON.")
+@click.option("--polls", type=int, default=0, hidden=True, help="Stop after N polls (tests).")
+@click.pass_obj
+def command(
+    obj: object,
+    pipeline: str | None,
+    interval: float,
+    plain: bool,
+    once: bool,
+    as_json: bool,
+    polls: int,
+) -> int:
+    """Watch a deployed pipeline: per step its queue (visible, in flight, delayed, dead letter),
+    its instances (type, state, uptime, running tasks, idle alarm) and recent tasks.
+
+    Without PIPELINE: the most recently deployed one. Opens the monitor screen; --plain prints
+    a live view (plain lines when not a terminal); --once --json prints one snapshot.
+    Needs nothing but the terminal and AWS credentials from the environment or a profile.
+    """
+    from yunpipe_tui.monitor import Monitor, resolve_target
+
+    if as_json and not once:
+        raise InputError("--json needs --once (one snapshot); use --plain for a running view")
+    aws = obj.aws()  # type: ignore[attr-defined]
+    target = resolve_target(pipeline, aws)
+    if once:
+        with Monitor(aws, target) as mon:
+            snap = mon.poll()
+        if as_json:
+            import json
+
+            click.echo(json.dumps(snap.to_json(), indent=2))
+        else:
+            from yunpipe_tui.monitor_render import plain_line
+
+            click.echo(plain_line(snap))
+        return EXIT_OK
+    if plain:
+        return _plain(aws, target, interval, polls)
+    from yunpipe_tui.app import make_app
+
+    app = make_app(aws, initial="monitor", pipeline=target.pipeline)
+    app.monitor_interval = interval  # type: ignore[attr-defined]  (read by the monitor screen)
+    result = app.run()
+    return int(result or 0)
+
+
+def _plain(aws: object, target: object, interval: float, polls: int) -> int:
+    import sys
+    import time
+
+    from rich.console import Console
+    from rich.live import Live
+
+    from yunpipe_tui.monitor import History, Monitor, append_history, next_delay
+    from yunpipe_tui.monitor_render import plain_line, render
+
+    console = Console()
+    history: History = {}
+    failures = 0
+    done = 0
+    live: Live | None = None
+    try:
+        with Monitor(aws, target) as mon:  # type: ignore[arg-type]
+            if console.is_terminal:
+                live = Live(console=console, auto_refresh=False, transient=False)
+                live.start()
+            while True:
+                snap = mon.poll()
+                history = append_history(history, snap)
+                failures = failures + 1 if snap.errors else 0
+                delay = next_delay(interval, failures)
+                if live is not None:
+                    status = f"next poll in {delay:.0f}s · ctrl+c to stop"
+                    live.update(render(snap, history, status=status), refresh=True)
+                else:
+                    print(plain_line(snap), flush=True)
+                done += 1
+                if polls and done >= polls:
+                    break
+                time.sleep(max(0.0, delay - snap.elapsed_s))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if live is not None:
+            live.stop()
+        sys.stdout.flush()
+    return EXIT_OK

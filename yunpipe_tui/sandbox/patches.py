@@ -1,0 +1,210 @@
+"""The few places where the sandbox reaches into moto (pinned: MOTO_VERSION) to stand in for AWS.
+
+Every patch is installed by `install()` when a sandbox starts and removed by `uninstall()` when it
+stops, so `mock_aws` tests in the same process see plain moto. Each one corrects a difference from
+AWS in the emulation, never in yunpipe's real code:
+
+- S3 → Lambda: moto delivers the notification by running the function in Docker
+  (`moto.s3.notifications._invoke_awslambda`); we hand the event to the LambdaBridge instead.
+- Lambda `Invoke` of a yunpipe function: also through the bridge (moto would try Docker and log
+  `error running docker`).
+- ECS `run_task` on a cluster without container instances: moto raises a bare Exception (HTTP 500,
+  which botocore retries for seconds); AWS answers InvalidParameterException
+  "No Container Instances were found in your cluster." — we answer that.
+- ECS `register_container_instance`: moto registers CPU 4096 / memory 7482 whatever the instance;
+  we set the registered and remaining CPU and memory from the EC2 instance's type.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+LOG = logging.getLogger("yunpipe.sandbox")
+
+MOTO_VERSION = "5.2.5"
+
+# Called as handler(account_id, event_body, function_arn, region_name) from moto's request thread.
+S3LambdaHandler = Callable[[str, Any, str, str], None]
+# Called as handler(function, event_dict, asynchronous) -> result dict | None for a direct Invoke.
+InvokeHandler = Callable[[Any, Any, bool], Any]
+
+_lock = threading.Lock()
+_originals: dict[str, Any] = {}
+_s3_handler: S3LambdaHandler | None = None
+_invoke_handler: InvokeHandler | None = None
+
+NO_INSTANCES = "No Container Instances were found in your cluster."
+
+
+def installed_moto_version() -> str:
+    from importlib.metadata import version
+
+    return version("moto")
+
+
+def check_hooks() -> list[str]:
+    """What the patches need from moto and is missing (empty: all present)."""
+    missing = []
+    try:
+        import moto.s3.notifications as notifications
+
+        if not callable(getattr(notifications, "_invoke_awslambda", None)):
+            missing.append("moto.s3.notifications._invoke_awslambda")
+    except ImportError:
+        missing.append("moto.s3.notifications")
+    try:
+        from moto.ecs.models import ContainerInstance, EC2ContainerServiceBackend
+
+        for name in ("run_task", "register_container_instance"):
+            if not callable(getattr(EC2ContainerServiceBackend, name, None)):
+                missing.append(f"EC2ContainerServiceBackend.{name}")
+        if "remaining_resources" not in ContainerInstance.__init__.__code__.co_names:
+            missing.append("ContainerInstance.remaining_resources")
+    except ImportError:
+        missing.append("moto.ecs.models")
+    try:
+        from moto.awslambda.models import LambdaFunction
+
+        if not callable(getattr(LambdaFunction, "invoke", None)):
+            missing.append("LambdaFunction.invoke")
+    except ImportError:
+        missing.append("moto.awslambda.models")
+    return missing
+
+
+def _patched_invoke_awslambda(
+    account_id: str, event_body: Any, fn_arn: str, region_name: str
+) -> None:
+    handler = _s3_handler
+    if handler is None:  # pragma: no cover - only between uninstall and a late request
+        return
+    try:
+        handler(account_id, event_body, fn_arn, region_name)
+    except Exception:  # an async delivery on AWS: the upload itself never fails because of it
+        LOG.exception("S3 → Lambda delivery to %s failed", fn_arn)
+
+
+def _patched_lambda_invoke(
+    self: Any, body: str, request_headers: Any, response_headers: Any
+) -> str | bytes:
+    handler = _invoke_handler
+    original = _originals["LambdaFunction.invoke"]
+    if handler is None:
+        return original(self, body, request_headers, response_headers)
+    event = json.loads(body) if body else {}
+    inv_type = (request_headers or {}).get("x-amz-invocation-type", "RequestResponse")
+    asynchronous = inv_type == "Event"
+    try:
+        handled, result = handler(self, event, asynchronous)
+    except Exception as exc:
+        LOG.exception("Invoke of %s failed", self.function_name)
+        response_headers["x-amz-function-error"] = "Unhandled"
+        return json.dumps({"errorMessage": str(exc), "errorType": type(exc).__name__}).encode()
+    if not handled:
+        return original(self, body, request_headers, response_headers)
+    if asynchronous:
+        return ""
+    return json.dumps(result).encode("utf-8")
+
+
+def _patched_run_task(self: Any, cluster_str: str, *args: Any, **kwargs: Any) -> Any:
+    from moto.ecs.exceptions import InvalidParameterException
+
+    launch_type = kwargs.get("launch_type") or (args[5] if len(args) > 5 else None)
+    cluster_name = cluster_str.split("/")[-1]
+    if launch_type != "FARGATE" and cluster_name in self.clusters:
+        instances = self.container_instances.get(cluster_name) or {}
+        if not any(ci.status == "ACTIVE" for ci in list(instances.values())):
+            raise InvalidParameterException(NO_INSTANCES)
+    return _originals["EC2ContainerServiceBackend.run_task"](self, cluster_str, *args, **kwargs)
+
+
+def instance_resources(instance_type: str) -> tuple[int, int] | None:
+    """(CPU units, memory MiB) an ECS agent registers for an instance type."""
+    from yunpipe_tui.instance_types import AGENT_OVERHEAD_MIB, lookup
+
+    known = lookup(instance_type)
+    if known is not None:
+        return known.cpu_units, known.usable_memory_mib
+    try:
+        from moto.ec2.models.instance_types import INSTANCE_TYPES
+
+        info = INSTANCE_TYPES.get(instance_type)
+        if info:
+            vcpus = int(info["VCpuInfo"]["DefaultVCpus"])
+            memory = int(info["MemoryInfo"]["SizeInMiB"])
+            return vcpus * 1024, max(memory - AGENT_OVERHEAD_MIB, 128)
+    except (ImportError, KeyError, TypeError, ValueError):
+        pass
+    return None
+
+
+def _patched_register_container_instance(self: Any, cluster_str: str, ec2_instance_id: str) -> Any:
+    original = _originals["EC2ContainerServiceBackend.register_container_instance"]
+    container_instance = original(self, cluster_str, ec2_instance_id)
+    figures = instance_resources(container_instance.attributes.get("ecs.instance-type", ""))
+    if figures is not None:
+        cpu, memory = figures
+        for resources in (
+            container_instance.registered_resources,
+            container_instance.remaining_resources,
+        ):
+            for resource in resources:
+                if resource.get("name") == "CPU":
+                    resource["integerValue"] = cpu
+                elif resource.get("name") == "MEMORY":
+                    resource["integerValue"] = memory
+    return container_instance
+
+
+def install(s3_handler: S3LambdaHandler, invoke_handler: InvokeHandler) -> None:
+    """Put the sandbox's hooks into moto. One sandbox per process."""
+    global _s3_handler, _invoke_handler
+    import moto.s3.notifications as notifications
+    from moto.awslambda.models import LambdaFunction
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    with _lock:
+        if _originals:
+            raise RuntimeError("a sandbox is already running in this process")
+        _originals["notifications._invoke_awslambda"] = notifications._invoke_awslambda
+        _originals["LambdaFunction.invoke"] = LambdaFunction.invoke
+        _originals["EC2ContainerServiceBackend.run_task"] = EC2ContainerServiceBackend.run_task
+        _originals["EC2ContainerServiceBackend.register_container_instance"] = (
+            EC2ContainerServiceBackend.register_container_instance
+        )
+        _s3_handler, _invoke_handler = s3_handler, invoke_handler
+        notifications._invoke_awslambda = _patched_invoke_awslambda
+        LambdaFunction.invoke = _patched_lambda_invoke  # type: ignore[method-assign]
+        EC2ContainerServiceBackend.run_task = _patched_run_task  # type: ignore[method-assign]
+        EC2ContainerServiceBackend.register_container_instance = (  # type: ignore[method-assign]
+            _patched_register_container_instance
+        )
+
+
+def uninstall() -> None:
+    global _s3_handler, _invoke_handler
+    import moto.s3.notifications as notifications
+    from moto.awslambda.models import LambdaFunction
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    with _lock:
+        if not _originals:
+            return
+        notifications._invoke_awslambda = _originals.pop("notifications._invoke_awslambda")
+        LambdaFunction.invoke = _originals.pop("LambdaFunction.invoke")  # type: ignore[method-assign]
+        EC2ContainerServiceBackend.run_task = _originals.pop(  # type: ignore[method-assign]
+            "EC2ContainerServiceBackend.run_task"
+        )
+        EC2ContainerServiceBackend.register_container_instance = _originals.pop(  # type: ignore[method-assign]
+            "EC2ContainerServiceBackend.register_container_instance"
+        )
+        _s3_handler = _invoke_handler = None
+
+
+def is_installed() -> bool:
+    return bool(_originals)

@@ -1,0 +1,419 @@
+"""The sandbox's lifecycle: moto's ThreadedMotoServer on 127.0.0.1 plus the local executor.
+
+Nothing from moto, werkzeug, the dispatcher or the runner reaches the terminal: werkzeug's and
+moto's loggers are silenced, the server runs with `verbose=False`, moto's Docker path is never
+taken (see `patches`), and everything the sandbox itself logs goes to `<workdir>/sandbox.log`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from yunpipe_tui.errors import EXIT_USAGE, YunpipeError
+from yunpipe_tui.sandbox.patches import MOTO_VERSION
+
+if TYPE_CHECKING:
+    from yunpipe_tui.aws import AwsContext
+
+LOG = logging.getLogger("yunpipe.sandbox")
+
+INSTALL_HINT = "pip install 'yunpipe-tui[sandbox]'"
+DEFAULT_REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"
+# Credentials moto accepts; never real ones. The sandbox gives these to everything it starts.
+DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+MANUAL_TASKS = {"progression": "manual", "times": 1_000_000_000}
+
+__all__ = [
+    "DUMMY_CREDENTIALS",
+    "INSTALL_HINT",
+    "MOTO_VERSION",
+    "Sandbox",
+    "SandboxUnavailable",
+    "Timings",
+    "moto_available",
+]
+
+
+class SandboxUnavailable(YunpipeError):
+    """The `sandbox` extra (moto, flask) is missing or the wrong moto version is installed."""
+
+    exit_code = EXIT_USAGE
+
+
+def moto_available() -> bool:
+    return all(importlib.util.find_spec(m) is not None for m in ("moto", "flask", "flask_cors"))
+
+
+@dataclass(frozen=True)
+class Timings:
+    """How fast the sandbox's stand-ins for AWS move, in seconds.
+
+    AWS's own figures (a one-minute reconcile schedule, a runner idling 60 s, alarms after ten
+    minutes) would make a demo or a test crawl; the sandbox scales them down.
+    """
+
+    poll: float = 0.2  # the local ECS agent / executor loop
+    reconcile: float = 5.0  # EventBridge schedules (AWS: the rule's rate, one minute)
+    instance_idle: float = 10.0  # an instance with no task is terminated after this
+    runner_idle: float = 3.0  # YUNPIPE_IDLE_SECONDS given to runners
+    runner_wait: float = 1.0  # YUNPIPE_WAIT_SECONDS (the runner's long poll)
+    lambda_workers: int = 4  # concurrent asynchronous Lambda invocations
+    lambda_timeout: float | None = None  # cap on a dispatcher's remaining time (None: its own)
+
+    @classmethod
+    def fast(cls) -> Timings:
+        """For tests and benchmarks: everything within a second or two."""
+        return cls(
+            poll=0.1,
+            reconcile=1.0,
+            instance_idle=1.5,
+            runner_idle=1.0,
+            runner_wait=1.0,
+            lambda_timeout=15.0,
+        )
+
+    @classmethod
+    def demo(cls) -> Timings:
+        """For `yunpipe demo`: quick, yet slow enough to watch instances come and go."""
+        return cls(poll=0.2, reconcile=2.0, instance_idle=4.0, runner_idle=2.0, runner_wait=1.0)
+
+
+@dataclass
+class Activity:
+    """What the sandbox's stand-ins did; thread-safe counters for tests, the demo and benchmarks."""
+
+    lambda_invocations: int = 0
+    lambda_errors: int = 0
+    reconciles: int = 0
+    instances_registered: int = 0
+    instances_retired: int = 0
+    tasks_started: int = 0
+    tasks_stopped: int = 0
+    errors: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + n)
+
+    def error(self, message: str) -> None:
+        with self._lock:
+            self.errors.append(message)
+            del self.errors[:-50]
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                k: (list(v) if isinstance(v, list) else v)
+                for k, v in self.__dict__.items()
+                if not k.startswith("_")
+            }
+
+    def reset(self) -> None:
+        with self._lock:
+            for k, v in list(self.__dict__.items()):
+                if k.startswith("_"):
+                    continue
+                setattr(self, k, [] if isinstance(v, list) else 0)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+_QUIET_LOGGERS = ("werkzeug", "moto", "botocore", "boto3", "urllib3", "docker", "flask_cors")
+
+
+class Sandbox:
+    """moto's server in this process, on 127.0.0.1, with the local executor beside it.
+
+    Only one sandbox may run in a process at a time (moto's state is per process).
+    Use as a context manager, or `start()` / `stop()`; `reset()` empties every service.
+    """
+
+    def __init__(
+        self,
+        port: int = 0,
+        region: str = DEFAULT_REGION,
+        timings: Timings | None = None,
+        workdir: str | Path | None = None,
+        executor: bool = True,
+    ) -> None:
+        self.requested_port = port
+        self.region = region
+        self.timings = timings or Timings()
+        self.run_executor = executor
+        self._own_workdir = workdir is None
+        self.workdir = (
+            Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="yunpipe-sandbox-"))
+        )
+        self.activity = Activity()
+        self.port = 0
+        self._server: Any = None
+        self._bridge: Any = None
+        self._loop: Any = None
+        self._log_handler: logging.Handler | None = None
+        self._root_handler_added = False
+        self._saved_levels: dict[str, int] = {}
+        self._saved_env: dict[str, str | None] = {}
+        self._context: AwsContext | None = None
+
+    # ----------------------------------------------------------------- lifecycle
+    @property
+    def endpoint(self) -> str:
+        if not self.port:
+            raise RuntimeError("the sandbox is not running")
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    def start(self) -> Sandbox:
+        if self._server is not None:
+            return self
+        if not moto_available():
+            raise SandboxUnavailable(
+                f"the local sandbox needs the 'sandbox' extra; install it with: {INSTALL_HINT}"
+            )
+        from yunpipe_tui.sandbox import patches
+
+        installed = patches.installed_moto_version()
+        missing = patches.check_hooks()
+        if missing:
+            raise SandboxUnavailable(
+                f"moto {installed} lacks what the sandbox hooks into ({', '.join(missing)}); "
+                f"the sandbox is built for moto {MOTO_VERSION}: {INSTALL_HINT}"
+            )
+        if installed != MOTO_VERSION:
+            LOG.warning("moto %s installed; the sandbox is tested with %s", installed, MOTO_VERSION)
+        # Read by moto when its IAM backend is first built: AWS's managed policies exist.
+        self._set_env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+        # Code run in this process (the dispatcher builds its own boto3 clients) needs some
+        # credentials; without any in the environment, it gets the dummy ones.
+        if not os.environ.get("AWS_ACCESS_KEY_ID"):
+            for name, value in DUMMY_CREDENTIALS.items():
+                self._set_env(name, value)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._quiet()
+
+        from moto.server import ThreadedMotoServer
+
+        from yunpipe_tui.sandbox.lambda_bridge import LambdaBridge
+
+        self._bridge = LambdaBridge(self)
+        patches.install(self._bridge.on_s3_event, self._bridge.on_invoke)
+        try:
+            port = self.requested_port or _free_port()
+            server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+            server.start()
+            self._server = server
+            self.port = int(server.get_host_and_port()[1])
+            self._manual_tasks()
+            self._bridge.start()
+            if self.run_executor:
+                from yunpipe_tui.sandbox.executor import LocalLoop
+
+                self._loop = LocalLoop(self)
+                self._loop.start()
+        except BaseException:
+            self.stop()
+            raise
+        LOG.info("sandbox listening on %s (workdir %s)", self.endpoint, self.workdir)
+        return self
+
+    def stop(self) -> None:
+        from yunpipe_tui.sandbox import patches
+
+        if self._loop is not None:
+            self._loop.stop()
+            self._loop = None
+        if self._bridge is not None:
+            self._bridge.stop()
+        if self._server is not None:
+            try:
+                self._server.stop()
+            except Exception:  # pragma: no cover - werkzeug shutdown races
+                LOG.debug("server stop failed", exc_info=True)
+            self._server = None
+        self._bridge = None
+        patches.uninstall()
+        self._unset_manual_tasks()
+        self._restore_env()
+        self._loud()
+        self.port = 0
+        self._context = None
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def reset(self) -> None:
+        """Forget every resource (POST /moto-api/reset) and every local task and instance."""
+        if self._loop is not None:
+            self._loop.reset()
+        if self._bridge is not None:
+            self._bridge.reset()
+        self._post("/moto-api/reset", {})
+        self._manual_tasks()
+        self.activity.reset()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ----------------------------------------------------------------- for callers
+    def environ(self) -> dict[str, str]:
+        """What a process (or the AWS CLI) needs to talk to this sandbox."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            **DUMMY_CREDENTIALS,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+        }
+
+    def export_lines(self) -> list[str]:
+        return [f"export {k}={v}" for k, v in self.environ().items()]
+
+    def aws_context(self, counter: Any = None) -> AwsContext:
+        """A fresh AwsContext on the sandbox with the dummy credentials (never the user's)."""
+        import boto3
+
+        from yunpipe_tui.aws import AwsContext, CallCounter
+
+        session = boto3.Session(
+            aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            region_name=self.region,
+        )
+        return AwsContext(
+            region=self.region,
+            endpoint_url=self.endpoint,
+            counter=counter or CallCounter(),
+            max_attempts=3,
+            _session=session,
+        )
+
+    @property
+    def context(self) -> AwsContext:
+        """The sandbox's own AwsContext (the agent's and executor's clients)."""
+        if self._context is None:
+            self._context = self.aws_context()
+        return self._context
+
+    def wait_quiet(self, timeout: float = 30.0) -> bool:
+        """Wait until no Lambda invocation and no local task is in flight."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            busy = (self._bridge is not None and self._bridge.busy()) or (
+                self._loop is not None and self._loop.busy()
+            )
+            if not busy:
+                return True
+            time.sleep(0.05)
+        return False
+
+    def moto_backend(self, service: str) -> Any:
+        """moto's in-process backend for a service in the sandbox's account and region."""
+        from moto.backends import get_backend
+
+        return get_backend(service)[ACCOUNT_ID][self.region]  # type: ignore[call-overload]
+
+    # ----------------------------------------------------------------- internals
+    def _post(self, path: str, body: dict[str, Any]) -> None:
+        request = urllib.request.Request(
+            self.endpoint + path,
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            response.read()
+
+    def _manual_tasks(self) -> None:
+        """ECS tasks change state only when the executor says so (describe_tasks advances them)."""
+        self._post(
+            "/moto-api/state-manager/set-transition",
+            {"model_name": "ecs::task", "transition": MANUAL_TASKS},
+        )
+
+    def _unset_manual_tasks(self) -> None:
+        try:
+            from moto.moto_api import state_manager
+
+            state_manager.unset_transition("ecs::task")
+        except Exception:  # pragma: no cover
+            LOG.debug("unset transition failed", exc_info=True)
+
+    def _set_env(self, name: str, value: str | None) -> None:
+        if name not in self._saved_env:
+            self._saved_env[name] = os.environ.get(name)
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+    def _restore_env(self) -> None:
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env.clear()
+
+    def _quiet(self) -> None:
+        handler = logging.FileHandler(self.workdir / "sandbox.log", encoding="utf-8")
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(threadName)s %(name)s %(levelname)s %(message)s")
+        )
+        self._log_handler = handler
+        ours = logging.getLogger("yunpipe.sandbox")
+        root = logging.getLogger()
+        if not root.handlers:
+            # Without any handler Python prints WARNING+ records to stderr (logging.lastResort):
+            # the dispatcher's and moto's log lines would land on the user's screen.
+            root.addHandler(handler)
+            self._root_handler_added = True
+        else:
+            ours.addHandler(handler)
+        if ours.level == logging.NOTSET or ours.level > logging.INFO:
+            self._saved_levels["yunpipe.sandbox"] = ours.level
+            ours.setLevel(logging.INFO)
+        for name in _QUIET_LOGGERS:
+            logger = logging.getLogger(name)
+            self._saved_levels.setdefault(name, logger.level)
+            logger.setLevel(logging.CRITICAL)
+
+    def _loud(self) -> None:
+        for name, level in self._saved_levels.items():
+            logging.getLogger(name).setLevel(level)
+        self._saved_levels.clear()
+        if self._log_handler is not None:
+            logging.getLogger("yunpipe.sandbox").removeHandler(self._log_handler)
+            if self._root_handler_added:
+                logging.getLogger().removeHandler(self._log_handler)
+                self._root_handler_added = False
+            self._log_handler.close()
+            self._log_handler = None
+
+
+def python_bin_dir() -> str:
+    """The folder of this interpreter, put first on PATH so `python3` in commands is this one."""
+    return str(Path(sys.executable).parent)

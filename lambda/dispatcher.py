@@ -1,0 +1,559 @@
+"""yunpipe's dispatcher Lambda: S3 event -> the step's queue -> make sure a task will process it.
+
+Self-contained (boto3 + stdlib only): it is zipped on its own as `dispatcher.py`, handler string
+`dispatcher.handler`, runtime python3.12. The sandbox imports it and calls `dispatch(...)` with an
+explicit `DispatcherConfig`, so nothing here reads os.environ except `handler`.
+
+Call budget (API calls per event; measured by tests/lambda_runner/test_dispatcher.py):
+
+S3 event (one record, the usual case)
+  1. sqs:SendMessage (SendMessageBatch when an event carries several records)
+  2. ecs:ListTasks (family = the step's task family, desiredStatus RUNNING: PENDING and RUNNING)
+     - tasks >= YUNPIPE_MAX_TASKS, or tasks > 0: return (2 calls). A running runner drains the
+       whole queue; scaling out beyond the first task is the reconcile's job (every minute), which
+       keeps every S3 event within 4 calls when capacity exists.
+  3. ecs:ListContainerInstances (ACTIVE, `attribute:ecs.instance-type == <type>`)
+  4. ecs:StartTask on the first listed instance. ECS itself refuses a task that does not fit
+     (failure reason RESOURCE:*), which is the only race-free room check between concurrent
+     dispatchers. -> capacity exists: 4 calls.
+     Only when that start fails: ecs:DescribeContainerInstances, choose an instance of the type
+     whose remainingResources fit YUNPIPE_TASK_MEMORY/CPU, ecs:StartTask there.
+  No instance with room: ec2:DescribeInstances (this step's pending/running instances) compared
+  with the container instances' ec2InstanceId; if none is still booting: ec2:RunInstances and
+  cloudwatch:PutMetricAlarm (idle terminate); then wait for registration with bounded backoff
+  within the Lambda's remaining time (ListContainerInstances + DescribeContainerInstances per
+  try), and start the task if the instance appears.
+
+Reconcile event (EventBridge schedule, or {"yunpipe": "reconcile"})
+  1. sqs:GetQueueAttributes (visible + in flight); empty queue: 1 call.
+  2. ecs:ListTasks; enough tasks (one per message up to YUNPIPE_MAX_TASKS): 2 calls.
+  3-4. ecs:ListContainerInstances + ecs:DescribeContainerInstances, then one ecs:StartTask per
+     missing task on instances with room, launching an instance when none has room.
+
+A failed start never loses a file: the message is already in the queue, and the reconcile tries
+again a minute later. Never a busy loop: every wait is bounded by the remaining time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+import time
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+LOG = logging.getLogger("yunpipe.dispatcher")
+
+# Duplicated from yunpipe_tui/names.py (the Lambda cannot import yunpipe); a test checks they agree.
+PREFIX = "yunpipe"
+TAG_PIPELINE = "yunpipe:pipeline"
+TAG_STEP = "yunpipe:step"
+TAG_MANAGED = "yunpipe:managed"
+STARTED_BY_MAX = 36  # ECS: startedBy is at most 36 letters, digits, hyphens, underscores
+
+SAFETY_MARGIN_MS = 10_000  # keep this much of the Lambda's time for the last start and logging
+BACKOFF_SECONDS = (2.0, 4.0, 8.0, 15.0)
+LAUNCH_LOCK = threading.Lock()  # serialises launch decisions of dispatchers in one process
+
+
+def base_name(pipeline: str, step: str | None = None) -> str:
+    return f"{PREFIX}-{pipeline}" + (f"-{step}" if step else "")
+
+
+def alarm_name(pipeline: str, step: str, instance_id: str) -> str:
+    return f"{base_name(pipeline, step)}-idle-{instance_id}"
+
+
+def started_by(pipeline: str, step: str) -> str:
+    """`yunpipe-<p>-<s>`; shortened with a hash when longer than ECS allows."""
+    name = base_name(pipeline, step)
+    if len(name) <= STARTED_BY_MAX:
+        return name
+    digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+    return f"{name[: STARTED_BY_MAX - 9]}-{digest}"
+
+
+class ConfigError(ValueError):
+    """A missing or malformed environment variable."""
+
+
+def _int(env: Mapping[str, str], key: str, default: int | None = None) -> int:
+    raw = (env.get(key) or "").strip()
+    if not raw:
+        if default is None:
+            raise ConfigError(f"environment variable {key} is required")
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"environment variable {key} must be an integer, not {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class DispatcherConfig:
+    pipeline: str
+    step: str
+    queue_url: str
+    cluster: str
+    task_definition: str
+    container: str
+    task_memory: int
+    task_cpu: int
+    instance_type: str
+    ami_id: str
+    instance_profile: str = "ecsInstanceRole"
+    key_pair: str = ""
+    subnet_id: str = ""
+    security_group_id: str = ""
+    max_tasks: int = 10
+    endpoint_url: str = ""
+    region: str = "us-east-1"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> DispatcherConfig:
+        def need(key: str) -> str:
+            value = (env.get(key) or "").strip()
+            if not value:
+                raise ConfigError(f"environment variable {key} is required")
+            return value
+
+        return cls(
+            pipeline=need("YUNPIPE_PIPELINE"),
+            step=need("YUNPIPE_STEP"),
+            queue_url=need("YUNPIPE_QUEUE_URL"),
+            cluster=need("YUNPIPE_CLUSTER"),
+            task_definition=need("YUNPIPE_TASK_DEFINITION"),
+            container=(env.get("YUNPIPE_CONTAINER") or "algorithm").strip(),
+            task_memory=_int(env, "YUNPIPE_TASK_MEMORY", 128),
+            task_cpu=_int(env, "YUNPIPE_TASK_CPU", 0),
+            instance_type=need("YUNPIPE_INSTANCE_TYPE"),
+            ami_id=need("YUNPIPE_AMI_ID"),
+            instance_profile=(env.get("YUNPIPE_INSTANCE_PROFILE") or "ecsInstanceRole").strip(),
+            key_pair=(env.get("YUNPIPE_KEY_PAIR") or "").strip(),
+            subnet_id=(env.get("YUNPIPE_SUBNET_ID") or "").strip(),
+            security_group_id=(env.get("YUNPIPE_SECURITY_GROUP_ID") or "").strip(),
+            max_tasks=max(1, _int(env, "YUNPIPE_MAX_TASKS", 10)),
+            endpoint_url=(env.get("YUNPIPE_ENDPOINT_URL") or "").strip(),
+            region=(env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1").strip(),
+        )
+
+    @property
+    def base(self) -> str:
+        return base_name(self.pipeline, self.step)
+
+    @property
+    def started_by(self) -> str:
+        return started_by(self.pipeline, self.step)
+
+
+def _log(level: int, message: str, **context: Any) -> None:
+    LOG.log(level, json.dumps({"message": message, **context}, default=str, sort_keys=True))
+
+
+class _Clients:
+    """The four clients the dispatcher uses, built on first use unless given."""
+
+    SERVICES = ("sqs", "ecs", "ec2", "cloudwatch")
+
+    def __init__(self, config: DispatcherConfig, given: Mapping[str, Any] | None) -> None:
+        self._config = config
+        self._clients: dict[str, Any] = dict(given or {})
+
+    def __getattr__(self, service: str) -> Any:
+        if service not in self.SERVICES:
+            raise AttributeError(service)
+        if service not in self._clients:
+            import boto3
+            from botocore.config import Config
+
+            kwargs: dict[str, Any] = {
+                "region_name": self._config.region,
+                "config": Config(retries={"mode": "standard", "max_attempts": 3}),
+            }
+            if self._config.endpoint_url:
+                kwargs["endpoint_url"] = self._config.endpoint_url
+            self._clients[service] = boto3.client(service, **kwargs)
+        return self._clients[service]
+
+
+# ----------------------------------------------------------------------------------------------
+# events
+
+
+def s3_records(event: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The event's S3 records with keys decoded; test events and foreign records dropped."""
+    if event.get("Event") == "s3:TestEvent":
+        return []
+    records = []
+    for record in event.get("Records") or []:
+        if not isinstance(record, dict) or "s3" not in record:
+            continue
+        if record.get("eventName") == "s3:TestEvent":
+            continue
+        s3 = record["s3"]
+        key = urllib.parse.unquote_plus(str(s3.get("object", {}).get("key", "")))
+        bucket = s3.get("bucket", {}).get("name", "")
+        if not key or not bucket:
+            continue
+        records.append({**record, "_key": key, "_bucket": bucket})
+    return records
+
+
+def is_reconcile(event: Mapping[str, Any]) -> bool:
+    return event.get("yunpipe") == "reconcile" or event.get("source") == "aws.events"
+
+
+def _message_body(record: dict[str, Any]) -> str:
+    """One record in the shape S3 gives SQS notifications (the key stays quote_plus-encoded)."""
+    clean = {k: v for k, v in record.items() if not k.startswith("_")}
+    return json.dumps({"Records": [clean]}, sort_keys=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# the work
+
+
+class _Dispatch:
+    def __init__(self, config: DispatcherConfig, clients: _Clients, remaining_ms: int | None):
+        self.config = config
+        self.clients = clients
+        self.deadline = None if remaining_ms is None else time.monotonic() + remaining_ms / 1000.0
+        self.summary: dict[str, Any] = {
+            "sent": 0,
+            "started": 0,
+            "launched": 0,
+            "tasks": None,
+            "depth": None,
+            "errors": [],
+        }
+
+    # -- helpers
+    def _error(self, what: str, exc: BaseException, **context: Any) -> None:
+        self.summary["errors"].append(f"{what}: {exc}")
+        _log(logging.ERROR, what, error=str(exc), step=self.config.base, **context)
+
+    def _time_left(self) -> float:
+        """Seconds we may still spend waiting (the safety margin already taken off)."""
+        if self.deadline is None:
+            return 0.0
+        return self.deadline - time.monotonic() - SAFETY_MARGIN_MS / 1000.0
+
+    # -- queue
+    def send(self, records: list[dict[str, Any]]) -> int:
+        sqs = self.clients.sqs
+        if len(records) == 1:
+            sqs.send_message(QueueUrl=self.config.queue_url, MessageBody=_message_body(records[0]))
+            _log(
+                logging.INFO,
+                "queued",
+                bucket=records[0]["_bucket"],
+                key=records[0]["_key"],
+                step=self.config.base,
+            )
+            return 1
+        sent = 0
+        for start in range(0, len(records), 10):
+            chunk = records[start : start + 10]
+            answer = sqs.send_message_batch(
+                QueueUrl=self.config.queue_url,
+                Entries=[
+                    {"Id": str(i), "MessageBody": _message_body(r)} for i, r in enumerate(chunk)
+                ],
+            )
+            sent += len(answer.get("Successful", []))
+            for failure in answer.get("Failed", []):
+                record = chunk[int(failure["Id"])]
+                _log(
+                    logging.ERROR,
+                    "queueing failed",
+                    key=record["_key"],
+                    code=failure.get("Code"),
+                    error=failure.get("Message"),
+                    step=self.config.base,
+                )
+                self.summary["errors"].append(f"send {record['_key']}: {failure.get('Code')}")
+        return sent
+
+    def depth(self) -> int:
+        attrs = self.clients.sqs.get_queue_attributes(
+            QueueUrl=self.config.queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        depth = int(attrs.get("ApproximateNumberOfMessages", 0)) + int(
+            attrs.get("ApproximateNumberOfMessagesNotVisible", 0)
+        )
+        self.summary["depth"] = depth
+        return depth
+
+    # -- tasks
+    def task_count(self) -> int:
+        arns = self.clients.ecs.list_tasks(
+            cluster=self.config.cluster,
+            family=self.config.task_definition,
+            desiredStatus="RUNNING",
+        ).get("taskArns", [])
+        self.summary["tasks"] = len(arns)
+        return len(arns)
+
+    def list_instances(self) -> list[str]:
+        return self.clients.ecs.list_container_instances(
+            cluster=self.config.cluster,
+            filter=f"attribute:ecs.instance-type == {self.config.instance_type}",
+            status="ACTIVE",
+        ).get("containerInstanceArns", [])
+
+    def describe_instances(self, arns: list[str]) -> list[dict[str, Any]]:
+        if not arns:
+            return []
+        return self.clients.ecs.describe_container_instances(
+            cluster=self.config.cluster, containerInstances=arns
+        ).get("containerInstances", [])
+
+    def _fits(self, instance: dict[str, Any]) -> bool:
+        attrs = {a.get("name"): a.get("value") for a in instance.get("attributes", [])}
+        if attrs.get("ecs.instance-type", self.config.instance_type) != self.config.instance_type:
+            return False  # moto ignores the cluster-query filter; AWS applies it
+        if instance.get("status", "ACTIVE") != "ACTIVE" or not instance.get("agentConnected", True):
+            return False
+        left = {
+            r.get("name"): r.get("integerValue", 0) for r in instance.get("remainingResources", [])
+        }
+        return (
+            left.get("MEMORY", 0) >= self.config.task_memory
+            and left.get("CPU", 0) >= self.config.task_cpu
+        )
+
+    def start_on(self, arn: str) -> bool:
+        """Start one task on a container instance; False when ECS refused it (logged)."""
+        try:
+            answer = self.clients.ecs.start_task(
+                cluster=self.config.cluster,
+                taskDefinition=self.config.task_definition,
+                containerInstances=[arn],
+                startedBy=self.config.started_by,
+            )
+        except Exception as exc:  # botocore errors: logged, the message stays queued
+            self._error("start_task failed", exc, container_instance=arn)
+            return False
+        failures = answer.get("failures", [])
+        if failures or not answer.get("tasks"):
+            reasons = ", ".join(str(f.get("reason")) for f in failures) or "no task returned"
+            _log(
+                logging.WARNING,
+                "start_task refused",
+                container_instance=arn,
+                reason=reasons,
+                step=self.config.base,
+            )
+            return False
+        task = answer["tasks"][0].get("taskArn")
+        _log(logging.INFO, "task started", task=task, container_instance=arn, step=self.config.base)
+        self.summary["started"] += 1
+        return True
+
+    def start_with_room(self, arns: list[str], skip: set[str]) -> tuple[bool, list[dict]]:
+        """Describe the instances, start on the fullest one that still fits (bin-packing)."""
+        described = self.describe_instances(arns)
+        fitting = [i for i in described if i["containerInstanceArn"] not in skip and self._fits(i)]
+
+        def memory_left(instance: dict[str, Any]) -> int:
+            for r in instance.get("remainingResources", []):
+                if r.get("name") == "MEMORY":
+                    return int(r.get("integerValue", 0))
+            return 0
+
+        for instance in sorted(fitting, key=memory_left):
+            if self.start_on(instance["containerInstanceArn"]):
+                return True, described
+            skip.add(instance["containerInstanceArn"])
+        return False, described
+
+    # -- instances
+    def step_instances(self) -> list[dict[str, Any]]:
+        """EC2 instances yunpipe launched for this step that are pending or running."""
+        found = []
+        paginator = self.clients.ec2.get_paginator("describe_instances")
+        for page in paginator.paginate(
+            Filters=[
+                {"Name": f"tag:{TAG_PIPELINE}", "Values": [self.config.pipeline]},
+                {"Name": f"tag:{TAG_STEP}", "Values": [self.config.step]},
+                {"Name": "instance-state-name", "Values": ["pending", "running"]},
+            ]
+        ):
+            for reservation in page.get("Reservations", []):
+                found.extend(reservation.get("Instances", []))
+        return found
+
+    def launch(self, known: list[str]) -> str:
+        config = self.config
+        user_data = f"#!/bin/bash\necho ECS_CLUSTER={config.cluster} >> /etc/ecs/ecs.config\n"
+        tags = [
+            {"Key": "Name", "Value": config.base},
+            {"Key": TAG_PIPELINE, "Value": config.pipeline},
+            {"Key": TAG_STEP, "Value": config.step},
+            {"Key": TAG_MANAGED, "Value": "true"},
+        ]
+        # Idempotency across concurrent Lambdas on AWS: dispatchers that saw the same instances in
+        # the same five minutes send the same token, and EC2 launches only one instance for them.
+        seed = f"{config.base}|{','.join(sorted(known))}|{int(time.time() // 300)}"
+        token = hashlib.sha256(seed.encode()).hexdigest()[:64]
+        kwargs: dict[str, Any] = {
+            "ImageId": config.ami_id,
+            "InstanceType": config.instance_type,
+            "MinCount": 1,
+            "MaxCount": 1,
+            "IamInstanceProfile": {"Name": config.instance_profile},
+            "UserData": user_data,
+            "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled"},
+            "TagSpecifications": [
+                {"ResourceType": "instance", "Tags": tags},
+                {"ResourceType": "volume", "Tags": tags},
+            ],
+            "ClientToken": token,
+        }
+        if config.key_pair:
+            kwargs["KeyName"] = config.key_pair
+        if config.subnet_id:
+            kwargs["SubnetId"] = config.subnet_id
+        if config.security_group_id:
+            kwargs["SecurityGroupIds"] = [config.security_group_id]
+        instance_id = self.clients.ec2.run_instances(**kwargs)["Instances"][0]["InstanceId"]
+        self.summary["launched"] += 1
+        _log(
+            logging.INFO,
+            "instance launched",
+            instance=instance_id,
+            instance_type=config.instance_type,
+            step=config.base,
+        )
+        try:
+            self.clients.cloudwatch.put_metric_alarm(
+                AlarmName=alarm_name(config.pipeline, config.step, instance_id),
+                AlarmDescription="yunpipe: terminate the instance after 10 idle minutes",
+                Namespace="AWS/EC2",
+                MetricName="CPUUtilization",
+                Dimensions=[{"Name": "InstanceId", "Value": instance_id}],
+                Statistic="Average",
+                Period=300,
+                EvaluationPeriods=2,
+                Threshold=1.0,
+                ComparisonOperator="LessThanThreshold",
+                AlarmActions=[f"arn:aws:automate:{config.region}:ec2:terminate"],
+                Tags=[t for t in tags if t["Key"] != "Name"],
+            )
+        except Exception as exc:
+            self._error("put_metric_alarm failed", exc, instance=instance_id)
+        return instance_id
+
+    def wait_and_start(self, instance_ids: set[str]) -> bool:
+        """Bounded backoff until one of these EC2 instances joins the cluster, then start."""
+        for delay in BACKOFF_SECONDS:
+            if self._time_left() < delay:
+                return False
+            time.sleep(delay)
+            arns = self.list_instances()
+            for instance in self.describe_instances(arns):
+                if instance.get("ec2InstanceId") in instance_ids and self._fits(instance):
+                    return self.start_on(instance["containerInstanceArn"])
+        return False
+
+    def start_one(self, arns: list[str] | None = None) -> bool:
+        """Start one task where there is room; launch an instance when nowhere is."""
+        if arns is None:
+            arns = self.list_instances()
+        tried: set[str] = set()
+        described: list[dict[str, Any]] | None = None
+        if arns:
+            if self.start_on(arns[0]):
+                return True
+            tried.add(arns[0])
+            started, described = self.start_with_room(arns, tried)
+            if started:
+                return True
+        if described is None:
+            described = self.describe_instances(arns)
+        return self.launch_or_wait(described)
+
+    def launch_or_wait(self, described: list[dict[str, Any]]) -> bool:
+        """No room anywhere: launch an instance unless one of this step's is still booting."""
+        registered = {i.get("ec2InstanceId") for i in described}
+        with LAUNCH_LOCK:
+            mine = self.step_instances()
+            booting = {i["InstanceId"] for i in mine if i["InstanceId"] not in registered}
+            if not booting:
+                booting = {self.launch([i["InstanceId"] for i in mine])}
+            else:
+                _log(
+                    logging.INFO,
+                    "instance already booting",
+                    instances=sorted(booting),
+                    step=self.config.base,
+                )
+        return self.wait_and_start(booting)
+
+    # -- the two event kinds
+    def on_s3(self, records: list[dict[str, Any]]) -> None:
+        self.summary["sent"] = self.send(records)
+        tasks = self.task_count()
+        if tasks > 0:
+            return  # a runner drains the queue; the reconcile scales out
+        self.start_one()
+
+    def on_reconcile(self) -> None:
+        depth = self.depth()
+        if depth == 0:
+            return
+        tasks = self.task_count()
+        missing = min(depth, self.config.max_tasks) - tasks
+        if missing <= 0:
+            return
+        arns = self.list_instances()
+        skip: set[str] = set()
+        for _ in range(missing):
+            started, described = self.start_with_room(arns, skip) if arns else (False, [])
+            if started:
+                continue
+            self.launch_or_wait(described)  # launch (or wait for) one; the rest next minute
+            break
+
+
+def dispatch(
+    event: Mapping[str, Any],
+    config: DispatcherConfig,
+    clients: Mapping[str, Any] | None = None,
+    remaining_ms: int | None = None,
+) -> dict[str, Any]:
+    """Handle one event. `remaining_ms` bounds any wait for a new instance (None: never wait).
+
+    Returns {"sent", "started", "launched", "tasks", "depth", "errors"}.
+    """
+    work = _Dispatch(config, _Clients(config, clients), remaining_ms)
+    try:
+        if is_reconcile(event):
+            work.on_reconcile()
+        else:
+            records = s3_records(event)
+            if not records:
+                _log(logging.INFO, "nothing to dispatch (test event or no S3 record)")
+                return work.summary
+            work.on_s3(records)
+    except Exception as exc:
+        # Anything sent is safe in the queue; the reconcile retries the start.
+        work._error("dispatch failed", exc, event_kind="reconcile" if is_reconcile(event) else "s3")
+        if work.summary["sent"] == 0 and not is_reconcile(event):
+            raise  # the record never reached the queue: let Lambda retry the event
+    return work.summary
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    logging.getLogger().setLevel(logging.INFO)
+    config = DispatcherConfig.from_env(os.environ)
+    remaining = None
+    if context is not None and hasattr(context, "get_remaining_time_in_millis"):
+        remaining = int(context.get_remaining_time_in_millis())
+    return dispatch(event, config, remaining_ms=remaining)

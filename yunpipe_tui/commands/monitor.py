@@ -55,7 +55,9 @@ def command(
 
             click.echo(plain_line(snap))
         return EXIT_OK
-    if plain:
+    from yunpipe_tui.commands.wizard import can_run_full_screen
+
+    if plain or not can_run_full_screen():  # no terminal: plain lines rather than an error
         return _plain(aws, target, interval, polls)
     from yunpipe_tui.app import make_app
 

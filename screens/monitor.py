@@ -1,0 +1,525 @@
+"""The Monitor screen: a pipeline's queues (with their history), instances and recent tasks.
+
+Dolphie's refresh loop: a thread worker polls (`Monitor.poll()`, never touching widgets) and
+posts the Snapshot; the handler redraws on the main thread and only then schedules the next poll
+with `set_timer`, so polls never overlap. Paused → no polls; a modal on top → polls go on but
+the redraw waits until the screen is back. Tables are updated by diff keyed by resource id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Header, Label, Sparkline, Static
+from textual.worker import Worker
+from yunpipe_tui.screens._base import YunpipeScreen
+from yunpipe_tui.screens.monitor_widgets import PathModal, cursor_key, sync_rows
+
+from yunpipe_tui.monitor import (
+    History,
+    Monitor,
+    PipelineTarget,
+    Snapshot,
+    append_history,
+    format_duration,
+    next_delay,
+)
+from yunpipe_tui.monitor_render import count, sparkline
+
+if TYPE_CHECKING:
+    from yunpipe_tui.aws import AwsContext
+
+INTERVALS = (1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0)
+QUEUE_COLUMNS = (
+    ("step", "Step"),
+    ("queue", "Queue"),
+    ("visible", "Visible"),
+    ("in_flight", "In flight"),
+    ("delayed", "Delayed"),
+    ("oldest", "Oldest"),
+    ("dead_letter", "Dead letter"),
+    ("history", "History"),
+)
+INSTANCE_COLUMNS = (
+    ("id", "Instance"),
+    ("step", "Step"),
+    ("type", "Type"),
+    ("state", "State"),
+    ("uptime", "Uptime"),
+    ("tasks", "Tasks"),
+    ("alarm", "Idle alarm"),
+)
+TASK_COLUMNS = (
+    ("id", "Task"),
+    ("step", "Step"),
+    ("status", "Status"),
+    ("instance", "Instance"),
+    ("reason", "Stop reason"),
+)
+
+MonitorFactory = Callable[["AwsContext", PipelineTarget], Monitor]
+
+
+@dataclass
+class TargetResolved(Message):
+    target: PipelineTarget
+
+
+@dataclass
+class TargetFailed(Message):
+    error: str
+
+
+@dataclass
+class Polled(Message):
+    snapshot: Snapshot
+
+
+@dataclass
+class ActionDone(Message):
+    text: str
+
+
+def _state_text(state: str) -> Text:
+    style = {
+        "running": "green",
+        "pending": "yellow",
+        "shutting-down": "red",
+        "stopping": "yellow",
+        "stopped": "dim",
+    }.get(state, "")
+    return Text(state, style=style)
+
+
+def _alarm_text(state: str | None) -> Text:
+    if state is None:
+        return Text("—", style="dim")
+    return Text(state, style={"ALARM": "bold red", "OK": "green"}.get(state, "yellow"))
+
+
+def queue_rows(snapshot: Snapshot, history: History) -> dict[str, tuple[Any, ...]]:
+    rows: dict[str, tuple[Any, ...]] = {}
+    for q in snapshot.queues:
+        dlq = Text(count(q.dead_letter), style="bold red" if q.dead_letter else "")
+        rows[q.step] = (
+            q.step,
+            Text(q.name, style="red") if q.error else q.name,
+            count(q.visible),
+            count(q.in_flight),
+            count(q.delayed),
+            format_duration(q.oldest_age_s),
+            dlq,
+            sparkline(history.get(q.step, ()), width=16),
+        )
+    return rows
+
+
+def instance_rows(snapshot: Snapshot) -> dict[str, tuple[Any, ...]]:
+    return {
+        i.id: (
+            i.id,
+            i.step,
+            i.type,
+            _state_text(i.state),
+            format_duration(i.uptime_s(snapshot.taken_at)),
+            str(i.running_tasks),
+            _alarm_text(i.alarm_state),
+        )
+        for i in snapshot.instances
+    }
+
+
+def task_rows(snapshot: Snapshot) -> dict[str, tuple[Any, ...]]:
+    return {
+        t.arn: (
+            t.id[:12],
+            t.step,
+            Text(t.last_status, style="green" if t.active else "dim"),
+            t.instance_id or "—",
+            t.stop_reason or "",
+        )
+        for t in snapshot.tasks
+    }
+
+
+class MonitorScreen(YunpipeScreen):
+    """Watch one pipeline. `pipeline=None` watches the most recently deployed one."""
+
+    HELP_TITLE = "Monitor"
+    HELP = (
+        "Per step: the work queue (visible, in flight, delayed, oldest message, dead letters) "
+        "with its history, the instances the dispatcher launched (uptime, running tasks, idle "
+        "alarm) and recent tasks with their stop reasons. Polls every 5 s by default; the next "
+        "poll starts when the last one finished. Select a queue row and press d to move its "
+        "dead letters back; select an instance and press t to terminate it; u uploads a file "
+        "to the input bucket. The oldest message's age is not available within the call "
+        "budget and shows as —."
+    )
+    BINDINGS: ClassVar[list[Any]] = [
+        Binding("r", "refresh_now", "Refresh", id="monitor.refresh"),
+        Binding("space", "toggle_pause", "Pause", id="monitor.pause"),
+        Binding("plus,equals_sign", "slower", "+interval", id="monitor.slower", key_display="+"),
+        Binding("minus", "faster", "-interval", id="monitor.faster", key_display="-"),
+        Binding("u", "upload", "Upload", id="monitor.upload"),
+        Binding("d", "redrive", "Redrive DLQ", id="monitor.redrive"),
+        Binding("t", "terminate", "Terminate", id="monitor.terminate"),
+    ]
+
+    def __init__(
+        self,
+        pipeline: str | None = None,
+        *,
+        interval: float | None = None,
+        target: PipelineTarget | None = None,
+        monitor_factory: MonitorFactory | None = None,
+    ) -> None:
+        super().__init__()
+        self.pipeline = pipeline
+        self.interval = interval
+        self.target = target
+        self.monitor_factory: MonitorFactory = monitor_factory or (lambda aws, t: Monitor(aws, t))
+        self.monitor: Monitor | None = None
+        self.snapshot: Snapshot | None = None  # the last one received
+        self.shown: Snapshot | None = None  # the last one drawn
+        self.history: History = {}
+        self.paused = False
+        self.failures = 0  # consecutive polls with errors (backoff)
+        self.polls = 0
+        self.polling = False
+        self.refresh_wanted = False
+        self.error_line = ""
+        self._timer: Timer | None = None
+        self._closed = False
+
+    # --- layout ---------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="monitor"):
+            yield Static("Finding the pipeline…", id="monitor-status", markup=False)
+            yield Static("", id="monitor-errors", markup=False)
+            yield Label("Queues", classes="monitor-heading")
+            yield DataTable(id="queues", cursor_type="row", zebra_stripes=True)
+            with Horizontal(id="history-row"):
+                yield Label("", id="history-label")
+                yield Sparkline([], id="history", summary_function=max)
+            with Horizontal(id="monitor-lower"):
+                with Vertical(id="instances-box"):
+                    yield Label("Instances", classes="monitor-heading")
+                    yield DataTable(id="instances", cursor_type="row", zebra_stripes=True)
+                with Vertical(id="tasks-box"):
+                    yield Label("Recent tasks", classes="monitor-heading")
+                    yield DataTable(id="tasks", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "Monitor"
+        for table_id, columns in (
+            ("#queues", QUEUE_COLUMNS),
+            ("#instances", INSTANCE_COLUMNS),
+            ("#tasks", TASK_COLUMNS),
+        ):
+            table = self.query_one(table_id, DataTable)
+            for key, label in columns:
+                table.add_column(label, key=key)
+        if self.interval is None:
+            self.interval = float(getattr(self.app, "monitor_interval", None) or 5.0)
+        self.query_one("#monitor-errors").display = False
+        if self.target is not None:
+            self._start(self.target)
+        else:
+            self._resolve()
+
+    def on_unmount(self) -> None:
+        self._closed = True
+        if self._timer is not None:
+            self._timer.stop()
+        if self.monitor is not None:
+            self.monitor.close()
+
+    @property
+    def aws(self) -> AwsContext:
+        return self.app.aws  # type: ignore[attr-defined,no-any-return]
+
+    # --- which pipeline -------------------------------------------------------------------
+    @work(thread=True, exclusive=True, exit_on_error=False, group="monitor-resolve")
+    def _resolve(self) -> None:
+        from yunpipe_tui.errors import YunpipeError
+        from yunpipe_tui.monitor import resolve_target
+
+        try:
+            target = resolve_target(self.pipeline, self.aws)
+        except YunpipeError as exc:
+            self.post_message(TargetFailed(str(exc)))
+            return
+        self.post_message(TargetResolved(target))
+
+    @on(TargetResolved)
+    def _target_resolved(self, message: TargetResolved) -> None:
+        self._start(message.target)
+
+    @on(TargetFailed)
+    def _target_failed(self, message: TargetFailed) -> None:
+        self.error_line = message.error
+        self._status(f"✗ {message.error}")
+
+    def _start(self, target: PipelineTarget) -> None:
+        self.target = target
+        self.pipeline = target.pipeline
+        self.monitor = self.monitor_factory(self.aws, target)
+        self._poll()
+
+    # --- the loop ---------------------------------------------------------------------------
+    def _poll(self) -> None:
+        """Start a poll unless one is running (then ask for another right after it)."""
+        self._timer = None
+        if self.monitor is None or self._closed:
+            return
+        if self.polling:
+            self.refresh_wanted = True
+            return
+        self.polling = True
+        self._status_line()
+        self._fetch(self.monitor)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="monitor-poll")
+    def _fetch(self, monitor: Monitor) -> None:
+        snapshot = monitor.poll()  # never raises for AWS failures: they are in snapshot.errors
+        self.post_message(Polled(snapshot))
+
+    @on(Polled)
+    def _polled(self, message: Polled) -> None:
+        self.polling = False
+        self.polls += 1
+        snap = message.snapshot
+        self.snapshot = snap
+        self.history = append_history(self.history, snap)
+        self.failures = self.failures + 1 if snap.errors else 0
+        if not self.paused and self.app.screen is self:
+            self.redraw()
+        self._schedule()
+
+    def worker_failure(self, worker: Worker[Any], line: str) -> None:
+        """A poll that raised (not an AWS answer: e.g. the network stack): show, back off, go on."""
+        if worker.group == "monitor-poll":
+            self.polling = False
+            self.failures += 1
+            self.error_line = line
+            self._show_errors()
+            self._schedule()
+        elif worker.group == "monitor-resolve":
+            self._status(f"✗ {line}")
+
+    def _schedule(self) -> None:
+        if self._closed or self.paused:
+            return
+        if self._timer is not None:
+            self._timer.stop()
+        if self.refresh_wanted:
+            self.refresh_wanted = False
+            self._timer = self.set_timer(0.01, self._poll)
+        else:
+            delay = next_delay(self.interval or 5.0, self.failures)
+            self._timer = self.set_timer(delay, self._poll)
+        self._status_line()
+
+    def on_screen_resume(self) -> None:
+        """Back from a modal or another screen: draw what arrived meanwhile."""
+        if self.snapshot is not None and self.snapshot is not self.shown and not self.paused:
+            self.redraw()
+
+    # --- drawing ----------------------------------------------------------------------------
+    def redraw(self) -> None:
+        snap = self.snapshot
+        if snap is None:
+            return
+        self.shown = snap
+        if not snap.errors:
+            self.error_line = ""
+        with self.app.batch_update():
+            sync_rows(self.query_one("#queues", DataTable), queue_rows(snap, self.history))
+            sync_rows(self.query_one("#instances", DataTable), instance_rows(snap))
+            sync_rows(self.query_one("#tasks", DataTable), task_rows(snap))
+            self._update_history()
+            self._show_errors()
+            self._status_line()
+
+    def _show_errors(self) -> None:
+        lines = []
+        if self.snapshot is not None and self.snapshot is self.shown:
+            lines = [f"✗ {e.part}: {e.message}" for e in self.snapshot.errors]
+        if self.error_line and self.error_line not in lines:
+            lines.append(f"✗ {self.error_line}")
+        widget = self.query_one("#monitor-errors", Static)
+        widget.update("\n".join(lines))
+        widget.display = bool(lines)
+
+    def _update_history(self) -> None:
+        table = self.query_one("#queues", DataTable)
+        step = cursor_key(table)
+        if step is None and self.snapshot is not None and self.snapshot.queues:
+            step = self.snapshot.queues[0].step
+        values = list(self.history.get(step or "", ()))
+        self.query_one("#history", Sparkline).data = [float(v) for v in values] or [0.0]
+        top = max(values) if values else 0
+        self.query_one("#history-label", Label).update(
+            f"{step or '—'} visible · last {len(values)} polls · max {top} "
+        )
+
+    @on(DataTable.RowHighlighted, "#queues")
+    def _queue_highlighted(self) -> None:
+        self._update_history()
+
+    def _status(self, text: str) -> None:
+        self.query_one("#monitor-status", Static).update(text)
+
+    def _status_line(self) -> None:
+        parts = [f"Pipeline {self.pipeline or '?'}"]
+        if self.target is not None and self.target.input_bucket:
+            parts.append(f"input s3://{self.target.input_bucket}")
+        if self.paused:
+            parts.append("⏸ paused (space resumes)")
+        else:
+            delay = next_delay(self.interval or 5.0, self.failures)
+            every = f"every {self.interval:g}s"
+            if delay != self.interval:
+                every += f" (backing off: {delay:g}s)"
+            parts.append(every)
+        if self.polling:
+            parts.append("polling…")
+        if self.shown is not None:
+            s = self.shown
+            parts.append(
+                f"polled {s.taken_at:%H:%M:%S} UTC · {s.api_calls} calls · "
+                f"{s.elapsed_s * 1000:.0f} ms"
+            )
+        self._status(" · ".join(parts))
+
+    # --- keys -------------------------------------------------------------------------------
+    def action_refresh_now(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        self._poll()
+
+    def action_toggle_pause(self) -> None:
+        self.paused = not self.paused
+        if self.paused:
+            if self._timer is not None:
+                self._timer.stop()
+                self._timer = None
+            self._status_line()
+        else:
+            if self.snapshot is not None and self.snapshot is not self.shown:
+                self.redraw()
+            self._poll()
+
+    def _set_interval(self, step: int) -> None:
+        current = self.interval or 5.0
+        index = min(range(len(INTERVALS)), key=lambda i: abs(INTERVALS[i] - current))
+        self.interval = INTERVALS[max(0, min(len(INTERVALS) - 1, index + step))]
+        if not self.paused and not self.polling:
+            self._schedule()
+        self._status_line()
+
+    def action_slower(self) -> None:
+        self._set_interval(+1)
+
+    def action_faster(self) -> None:
+        self._set_interval(-1)
+
+    def action_upload(self) -> None:
+        if self.monitor is None:
+            return
+        bucket = self.monitor.target.input_bucket
+        if not bucket:
+            self.notify("The input bucket is unknown (no deploy journal).", severity="warning")
+            return
+
+        def chosen(path: str | None) -> None:
+            if path:
+                self._run_action("upload", path)
+
+        self.app.push_screen(
+            PathModal("Upload a file", f"Upload a local file to s3://{bucket}/ (its name is kept)."),
+            chosen,
+        )
+
+    def action_redrive(self) -> None:
+        if self.monitor is None or self.snapshot is None:
+            return
+        step = cursor_key(self.query_one("#queues", DataTable))
+        queue = self.snapshot.queue(step) if step else None
+        if queue is None:
+            self.notify("Select a step's queue first.", severity="warning")
+            return
+        if not queue.dead_letter:
+            self.notify(f"{queue.dlq_name} holds no messages.", severity="information")
+            return
+        from yunpipe_tui.screens.widgets import ConfirmModal
+
+        def decided(ok: bool | None) -> None:
+            if ok:
+                self._run_action("redrive", queue.step)
+
+        self.app.push_screen(
+            ConfirmModal(
+                "Redrive dead letters?",
+                f"Move {queue.dead_letter} message(s) from {queue.dlq_name} back to "
+                f"{queue.name}, where step {queue.step} processes them again.",
+                confirm="Redrive",
+            ),
+            decided,
+        )
+
+    def action_terminate(self) -> None:
+        if self.monitor is None:
+            return
+        instance = cursor_key(self.query_one("#instances", DataTable))
+        if instance is None:
+            self.notify("Select an instance first.", severity="warning")
+            return
+        from yunpipe_tui.screens.widgets import ConfirmModal
+
+        def decided(ok: bool | None) -> None:
+            if ok:
+                self._run_action("terminate", instance)
+
+        self.app.push_screen(
+            ConfirmModal(
+                f"Terminate {instance}?",
+                "The instance stops now; tasks on it are stopped and their messages return to "
+                "the queue after their visibility timeout. The dispatcher launches a new "
+                "instance when work arrives.",
+                confirm="Terminate",
+                danger=True,
+            ),
+            decided,
+        )
+
+    @work(thread=True, exit_on_error=False, group="monitor-action")
+    def _run_action(self, action: str, argument: str) -> None:
+        monitor = self.monitor
+        assert monitor is not None
+        if action == "upload":
+            text = f"Uploaded to {monitor.upload(argument)}"
+        elif action == "redrive":
+            moved = monitor.redrive(argument)
+            text = f"Moved {moved} message(s) back to step {argument}'s queue"
+        else:
+            monitor.terminate(argument)
+            text = f"Terminating {argument}"
+        self.post_message(ActionDone(text))
+
+    @on(ActionDone)
+    def _action_done(self, message: ActionDone) -> None:
+        self.notify(message.text, title="Monitor")
+        self.action_refresh_now()

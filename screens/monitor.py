@@ -449,7 +449,7 @@ class MonitorScreen(YunpipeScreen):
                 self._run_action("upload", path)
 
         self.app.push_screen(
-            PathModal("Upload a file", f"Upload a local file to s3://{bucket}/ (its name is kept)."),
+            PathModal("Upload a file", f"Upload a local file to s3://{bucket}/ (name kept)."),
             chosen,
         )
 

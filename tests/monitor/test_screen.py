@@ -129,9 +129,8 @@ async def test_nothing_deployed_says_so(mocked_aws: None, aws: Any) -> None:
     async with app.run_test(size=(100, 32)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen))
         screen = monitor_of(app)
-        await wait_for(
-            pilot, lambda: "no pipeline deployed" in str(screen.query_one("#monitor-status").render())
-        )
+        status = screen.query_one("#monitor-status")
+        await wait_for(pilot, lambda: "no pipeline deployed" in str(status.render()))
         assert screen.monitor is None
 
 

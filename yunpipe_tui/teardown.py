@@ -163,7 +163,12 @@ class Teardown:
         )
 
     def dispatcher(self, name: str) -> bool:
-        return self._call(lambda: self.ctx.client("lambda").delete_function(FunctionName=name))
+        removed = self._call(lambda: self.ctx.client("lambda").delete_function(FunctionName=name))
+        # Lambda writes its own log group when the function runs; it is ours to remove too.
+        self._call(
+            lambda: self.ctx.client("logs").delete_log_group(logGroupName=f"/aws/lambda/{name}")
+        )
+        return removed
 
     def task_definition(self, family: str) -> bool:
         ecs = self.ctx.client("ecs")
@@ -438,11 +443,18 @@ def leftovers(ctx: AwsContext, pipeline: str) -> list[str]:
     except Exception as exc:
         if not _gone(exc):
             raise
-    groups = ctx.client("logs").describe_log_groups(logGroupNamePrefix=names.log_group(pipeline))
+    logs = ctx.client("logs")
+    groups = logs.describe_log_groups(logGroupNamePrefix=names.log_group(pipeline))
     found += [
         f"log group {g['logGroupName']}"
         for g in groups.get("logGroups", [])
         if g["logGroupName"] == names.log_group(pipeline)
+    ]
+    lambda_groups = logs.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{base}-")
+    found += [
+        f"log group {g['logGroupName']}"
+        for g in lambda_groups.get("logGroups", [])
+        if pattern.match(g["logGroupName"].rsplit("/", 1)[-1])
     ]
     out = ctx.client("ec2").describe_instances(
         Filters=[

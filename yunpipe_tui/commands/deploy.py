@@ -1,0 +1,149 @@
+"""`yunpipe deploy -f FILE [--dry-run] [--yes] [--rollback] [-uu]` and the seed's
+`setup-pipe -f FILE... [-uu]`."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from yunpipe_tui.errors import EXIT_FAILED, EXIT_OK, InputError
+
+UU_NOTE = (
+    "note: -uu is accepted for compatibility only: tasks now run with a per-step task role "
+    "(access to their own queue and buckets), so no AWS credentials are placed in the task "
+    "definition or anywhere else."
+)
+
+
+def _options() -> Any:
+    from yunpipe_tui.cli import Options
+
+    ctx = click.get_current_context(silent=True)
+    obj = ctx.find_object(Options) if ctx is not None else None
+    return obj or Options()
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def run_deploy(
+    options: Any,
+    path: str,
+    *,
+    dry_run: bool = False,
+    yes: bool = False,
+    rollback: bool = False,
+    console: Any = None,
+) -> int:
+    """Plan, show, confirm, deploy one workflow file. Returns the exit code."""
+    from rich.console import Console
+
+    from yunpipe_tui import deploy as engine
+    from yunpipe_tui import preflight
+    from yunpipe_tui import teardown as td
+    from yunpipe_tui.catalog import default_catalog
+    from yunpipe_tui.errors import YunpipeError
+    from yunpipe_tui.plan import algorithms_for, build_plan, format_tree
+    from yunpipe_tui.progress import renderer
+    from yunpipe_tui.workflow import load_workflow
+
+    console = console or Console(highlight=False)
+    say = lambda text="": console.print(text, markup=False, highlight=False)  # noqa: E731
+    if not dry_run and not yes and not _interactive():
+        raise InputError(
+            "deploy creates AWS resources and needs a confirmation: no terminal to ask in; "
+            "rerun with --yes (or look first with --dry-run)",
+            file=path,
+        )
+    catalog = default_catalog()
+    workflow = load_workflow(path, catalog)
+    ctx = preflight.region_context(options.aws(), workflow)
+    facts = preflight.account_facts(ctx, workflow)
+    plan = build_plan(workflow, algorithms_for(workflow, catalog), facts)
+    problems = preflight.check(ctx, workflow, plan)
+    actions = engine.diff(plan, ctx)
+    say(format_tree(plan, actions))
+    counts = {a: sum(1 for v in actions.values() if v == a) for a in ("create", "update", "keep")}
+    say(f"{counts['create']} to create, {counts['update']} to update, {counts['keep']} to keep")
+    if dry_run:
+        for problem in problems:
+            say(f"warning: {problem}")
+        say("dry run: nothing was changed")
+        return EXIT_OK
+    if problems:
+        raise YunpipeError("\n".join(problems))
+    if not yes and not click.confirm(f"Deploy pipeline {plan.pipeline}?", default=False):
+        say("cancelled: nothing was changed")
+        return EXIT_FAILED
+    try:
+        with renderer(console, plan) as sink:
+            result = engine.deploy(plan, ctx, sink)
+    except engine.DeployError as exc:
+        console.print(f"[red]error:[/] {exc}", highlight=False)
+        say("The journal keeps what was created; nothing else was touched.")
+        undo = rollback
+        if not undo and exc.created and _interactive():
+            undo = click.confirm("Remove what this run created?", default=False)
+        if undo and exc.created:
+            with renderer(console) as sink:
+                rb = td.rollback(plan.pipeline, exc.created, ctx, sink)
+            say(
+                f"rolled back: {len(rb.deleted)} removed"
+                + (f"; kept buckets: {', '.join(rb.kept_buckets)}" if rb.kept_buckets else "")
+            )
+        elif exc.created:
+            say(f"To remove what was created: yunpipe teardown {plan.pipeline}")
+        return EXIT_FAILED
+    for warning in result.warnings:
+        say(f"warning: {warning}")
+    say(
+        f"pipeline {plan.pipeline} deployed in {result.elapsed:.1f}s: "
+        f"{result.count('create')} created, {result.count('update')} updated, "
+        f"{result.count('keep')} kept"
+    )
+    say(f"You can start upload files at {workflow.input_bucket}")
+    say(f"You will get your result at {workflow.output_bucket}")
+    return EXIT_OK
+
+
+@click.command("deploy", short_help="Create or update a pipeline from a workflow file.")
+@click.option("-f", "--file", "path", required=True, type=click.Path(), help="The workflow file.")
+@click.option("--dry-run", is_flag=True, help="Show what would be created, updated or kept.")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--rollback", is_flag=True, help="On failure, remove what this run created.")
+@click.option(
+    "-uu",
+    "--use-user-credential",
+    "uu",
+    is_flag=True,
+    help="Accepted for compatibility; tasks use a task role, no credentials are stored.",
+)
+def command(path: str, dry_run: bool, yes: bool, rollback: bool, uu: bool) -> int:
+    """Create or update every AWS resource of the pipeline described in FILE.
+
+    Shows the plan (create / update / keep for each resource), asks to confirm unless --yes,
+    then deploys. Re-running converges: nothing is duplicated. Ends with where to upload
+    files and where results appear.
+    """
+    if uu:
+        click.echo(UU_NOTE)
+    return run_deploy(_options(), path, dry_run=dry_run, yes=yes, rollback=rollback)
+
+
+@click.command("setup-pipe", short_help="The seed's name for `yunpipe deploy --yes`.")
+@click.option(
+    "-f", "--file", "paths", multiple=True, required=True, type=click.Path(), help="Workflow file."
+)
+@click.option("-uu", "--use-user-credential", "uu", is_flag=True, help="Compatibility only.")
+def setup_pipe(paths: tuple[str, ...], uu: bool) -> int:
+    """Deploy each workflow FILE without asking (`yunpipe deploy --yes -f FILE`)."""
+    if uu:
+        click.echo(UU_NOTE)
+    status = EXIT_OK
+    options = _options()
+    for path in paths:
+        status = max(status, run_deploy(options, path, yes=True))
+    return status

@@ -1,0 +1,116 @@
+"""`yunpipe teardown [PIPELINE] [--yes] [--delete-buckets]` and the seed's `clean-up [--yes]`."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from yunpipe_tui.errors import EXIT_FAILED, EXIT_OK, InputError
+
+
+def _options() -> Any:
+    from yunpipe_tui.cli import Options
+
+    ctx = click.get_current_context(silent=True)
+    obj = ctx.find_object(Options) if ctx is not None else None
+    return obj or Options()
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def run_teardown(
+    options: Any,
+    pipeline: str | None,
+    *,
+    yes: bool = False,
+    delete_buckets: bool = False,
+    console: Any = None,
+) -> int:
+    from rich.console import Console
+
+    from yunpipe_tui import journal as jr
+    from yunpipe_tui import teardown as td
+    from yunpipe_tui.progress import PlainLines
+
+    console = console or Console(highlight=False)
+    say = lambda text="": console.print(text, markup=False, highlight=False)  # noqa: E731
+    try:
+        record = td.resolve_pipeline(pipeline)
+    except td.NothingToTearDown as exc:
+        say(str(exc))
+        return EXIT_OK
+    if not yes and not _interactive():
+        raise InputError(
+            "teardown deletes AWS resources and needs a confirmation: no terminal to ask in; "
+            "rerun with --yes",
+            file=record.pipeline,
+        )
+    live = record.live_resources()
+    say(f"pipeline {record.pipeline} ({record.region}, status {record.status}):")
+    for entry in live.values():
+        if entry.get("kind") != "bucket":
+            say(f"  remove {entry.get('kind')} {entry.get('name')}")
+    say("  remove instances launched for it and their idle alarms, if any")
+    ctx = options.aws()
+    if delete_buckets:
+        counts = td.bucket_object_counts(record, ctx)
+        for bucket, count in counts.items():
+            say(f"  DELETE bucket {bucket} and its {count} object(s)")
+        buckets = [
+            e["name"]
+            for e in record.resources.values()
+            if e.get("kind") == "bucket" and e["name"] not in counts
+        ]
+        for bucket in buckets:
+            say(f"  keep bucket {bucket} (yunpipe did not create it)")
+    else:
+        names = sorted({e["name"] for e in record.resources.values() if e.get("kind") == "bucket"})
+        say(f"  keep buckets and their objects: {', '.join(names) or 'none'}")
+    if not yes and not click.confirm(f"Tear down {record.pipeline}?", default=False):
+        say("cancelled: nothing was changed")
+        return EXIT_FAILED
+    result = td.Teardown(jr.load(record.pipeline) or record, ctx, PlainLines(say)).run(
+        delete_buckets=delete_buckets
+    )
+    if result.kept_buckets:
+        say(f"Buckets kept with your data: {', '.join(sorted(set(result.kept_buckets)))}")
+    if result.failed:
+        for line in result.failed:
+            console.print(f"[red]error:[/] {line}", highlight=False)
+    if result.leftovers:
+        say("Still present after teardown: " + ", ".join(result.leftovers))
+    if result.ok:
+        say(
+            f"pipeline {record.pipeline} torn down: {len(result.deleted)} removed, "
+            f"{len(result.already_gone)} already gone; no leftovers found"
+        )
+        return EXIT_OK
+    return EXIT_FAILED
+
+
+@click.command("teardown", short_help="Remove a pipeline's resources (buckets and data stay).")
+@click.argument("pipeline", required=False)
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--delete-buckets",
+    is_flag=True,
+    help="Also delete the buckets yunpipe created, with every object in them.",
+)
+def command(pipeline: str | None, yes: bool, delete_buckets: bool) -> int:
+    """Remove what yunpipe added for PIPELINE (default: the most recent one).
+
+    Buckets and their objects stay unless --delete-buckets; your own buckets and your own
+    bucket notifications are never touched. Safe to run again.
+    """
+    return run_teardown(_options(), pipeline, yes=yes, delete_buckets=delete_buckets)
+
+
+@click.command("clean-up", short_help="The seed's name for `yunpipe teardown`.")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+def clean_up(yes: bool) -> int:
+    """Tear down the most recently deployed pipeline (buckets and data stay)."""
+    return run_teardown(_options(), None, yes=yes)

@@ -59,6 +59,25 @@ class DeployError(YunpipeError):
         super().__init__(f"{resource.label} failed: {reason}")
 
 
+class _NotStarted(Exception):
+    """A resource queued for the pool when the cancel event was set; it was not touched."""
+
+
+class DeployCancelled(YunpipeError):
+    """The caller's `cancel` event was set: work in flight finished, nothing new started.
+
+    The journal is consistent (every started resource has its result) and marked failed, so
+    a later deploy converges and teardown/rollback find everything this run created."""
+
+    def __init__(self, pipeline: str, created: list[str], skipped: list[str]) -> None:
+        self.pipeline = pipeline
+        self.created = created
+        self.skipped = skipped
+        super().__init__(
+            f"deploy of {pipeline} cancelled: {len(skipped)} resource(s) not attempted"
+        )
+
+
 @dataclass
 class DeployResult:
     pipeline: str
@@ -724,10 +743,12 @@ class Engine:
         code: Callable[[], bytes] | None = None,
         max_workers: int = MAX_WORKERS,
         sleep: Callable[[float], None] = time.sleep,
+        cancel: threading.Event | None = None,
     ) -> None:
         self.ctx = ctx
         self.sink = sink or ev.null_sink
         self.max_workers = max_workers
+        self.cancel = cancel  # checked before starting each resource; set it to stop safely
         self.warnings: list[str] = []
         self._lock = threading.Lock()
         self.handlers = Handlers(ctx, code or dispatcher_zip, sleep, self._warn)
@@ -778,6 +799,8 @@ class Engine:
         outputs: dict[str, dict[str, Any]],
         journal: jr.Journal,
     ) -> tuple[str, dict[str, Any]]:
+        if self.cancel is not None and self.cancel.is_set():
+            raise _NotStarted(r.key)  # queued in the pool when the cancel came: never started
         start = time.monotonic()
         self.sink(ev.Event(ev.STARTED, r.key, r.kind, r.name, r.group))
         with self._lock:
@@ -820,7 +843,7 @@ class Engine:
         self.sink(ev.Event(ev.INFO, kind="phase", name="deploy", message=plan.pipeline))
         with ThreadPoolExecutor(self.max_workers, thread_name_prefix="yunpipe-deploy") as pool:
             while pending or running:
-                if failure is None:
+                if failure is None and not (self.cancel is not None and self.cancel.is_set()):
                     ready = [r for r in pending if all(d in done for d in r.depends_on)]
                     for r in ready:
                         pending.remove(r)
@@ -831,6 +854,9 @@ class Engine:
                 for future in finished:
                     r = running.pop(future)
                     exc = future.exception()
+                    if isinstance(exc, _NotStarted):
+                        pending.append(r)
+                        continue
                     if exc is not None:
                         reason = str(exc) if isinstance(exc, YunpipeError) else error_message(exc)
                         self.sink(
@@ -844,6 +870,13 @@ class Engine:
                         outputs[r.key] = out
                     actions[r.key] = action
                     done.add(r.key)
+        if failure is None and pending and self.cancel is not None and self.cancel.is_set():
+            for r in pending:
+                self.sink(ev.Event(ev.SKIPPED, r.key, r.kind, r.name, r.group, message="cancelled"))
+            journal.set_status(jr.FAILED, "cancelled by the user")
+            raise DeployCancelled(
+                plan.pipeline, journal.created_this_run(), [r.key for r in pending]
+            )
         if failure is None and pending:
             r = pending[0]
             failure = (r, YunpipeError(f"unmet dependency among {r.depends_on}"))
@@ -875,9 +908,13 @@ def deploy(
     code: Callable[[], bytes] | None = None,
     max_workers: int = MAX_WORKERS,
     sleep: Callable[[float], None] = time.sleep,
+    cancel: threading.Event | None = None,
 ) -> DeployResult:
-    """Create or update every resource of `plan`; see the module docstring."""
-    engine = Engine(ctx, sink, code=code, max_workers=max_workers, sleep=sleep)
+    """Create or update every resource of `plan`; see the module docstring.
+
+    `cancel`: when set (from any thread), resources in flight finish and nothing new starts;
+    raises DeployCancelled."""
+    engine = Engine(ctx, sink, code=code, max_workers=max_workers, sleep=sleep, cancel=cancel)
     return engine.apply(plan, journal)
 
 

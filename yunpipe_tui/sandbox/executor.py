@@ -140,7 +140,9 @@ class Executor:
             folder = self.sandbox.workdir / "yunpipe"
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / "runner.py"
-            path.write_text(runner_source(), encoding="utf-8")
+            given = self.sandbox.runner
+            source = given.read_text(encoding="utf-8") if given else runner_source()
+            path.write_text(source, encoding="utf-8")
             self._runner = path
         return self._runner
 

@@ -18,9 +18,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import importlib.util
+import inspect
 import io
 import json
 import logging
+import sys
 import threading
 import time
 import uuid
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from yunpipe_tui.sandbox.server import Sandbox
 
 LOG = logging.getLogger("yunpipe.sandbox.lambda")
+DISPATCHER_SERVICES = ("sqs", "ecs", "ec2", "cloudwatch", "s3", "logs")
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,7 @@ class LambdaBridge:
         self._reconciling: set[str] = set()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._clients: dict[str, Any] | None = None
 
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> None:
@@ -193,7 +197,18 @@ class LambdaBridge:
         if cap is not None:
             seconds = min(seconds, cap)
         self.sandbox.activity.add("lambda_invocations")
-        return module.dispatch(event, config, remaining_ms=int(seconds * 1000))
+        kwargs: dict[str, Any] = {"remaining_ms": int(seconds * 1000)}
+        if _accepts(module.dispatch, "clients"):
+            kwargs["clients"] = self.clients()
+        return module.dispatch(event, config, **kwargs)
+
+    def clients(self) -> dict[str, Any]:
+        """Clients on the sandbox with the dummy credentials: the role's, as Lambda would give."""
+        with self._load_lock:
+            if self._clients is None:
+                context = self.sandbox.aws_context()
+                self._clients = {s: context.client(s) for s in DISPATCHER_SERVICES}
+            return self._clients
 
     def _module(self, snapshot: FunctionSnapshot) -> ModuleType:
         module_name, _, _ = snapshot.handler.rpartition(".")
@@ -232,7 +247,19 @@ class LambdaBridge:
         if spec is None or spec.loader is None:  # pragma: no cover
             raise NotADispatcher(f"cannot load {source.name}")
         module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        # Registered under its unique name while it runs: dataclasses look their module up.
+        sys.modules[unique] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            sys.modules.pop(unique, None)
+            raise
+        scale = self.sandbox.timings.dispatcher_backoff
+        backoff = getattr(module, "BACKOFF_SECONDS", None)
+        if scale is not None and isinstance(backoff, tuple):
+            # Sandbox-scaled waits for a new instance (the agent registers it within a poll);
+            # this module object is the sandbox's own copy, loaded from the function's zip.
+            module.BACKOFF_SECONDS = tuple(float(d) * scale for d in backoff)
         return module
 
     # ----------------------------------------------------------------- schedules
@@ -296,6 +323,13 @@ class LambdaBridge:
             self._reconciling.discard(arn)
             with self._inflight_lock:
                 self._inflight -= 1
+
+
+def _accepts(function: Any, parameter: str) -> bool:
+    try:
+        return parameter in inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _short(value: Any) -> str:

@@ -11,6 +11,9 @@ AWS in the emulation, never in yunpipe's real code:
 - ECS `run_task` on a cluster without container instances: moto raises a bare Exception (HTTP 500,
   which botocore retries for seconds); AWS answers InvalidParameterException
   "No Container Instances were found in your cluster." — we answer that.
+- ECS `start_task`: moto places the task whether or not it fits; AWS refuses a task that does not
+  fit with a failure `RESOURCE:MEMORY` / `RESOURCE:CPU` / `RESOURCE:PORTS` (and `MISSING` for an
+  unknown or inactive instance) — we check room the way moto's own `run_task` does.
 - ECS `register_container_instance`: moto registers CPU 4096 / memory 7482 whatever the instance;
   we set the registered and remaining CPU and memory from the EC2 instance's type.
 """
@@ -64,8 +67,12 @@ def check_hooks() -> list[str]:
                 missing.append(f"EC2ContainerServiceBackend.{name}")
         if "remaining_resources" not in ContainerInstance.__init__.__code__.co_names:
             missing.append("ContainerInstance.remaining_resources")
+        from moto.ecs.responses import EC2ContainerServiceResponse
+
+        if not callable(getattr(EC2ContainerServiceResponse, "start_task", None)):
+            missing.append("EC2ContainerServiceResponse.start_task")
     except ImportError:
-        missing.append("moto.ecs.models")
+        missing.append("moto.ecs")
     try:
         from moto.awslambda.models import LambdaFunction
 
@@ -123,6 +130,58 @@ def _patched_run_task(self: Any, cluster_str: str, *args: Any, **kwargs: Any) ->
     return _originals["EC2ContainerServiceBackend.run_task"](self, cluster_str, *args, **kwargs)
 
 
+_placement_lock = threading.Lock()
+
+
+def placement_problem(container_instance: Any, needs: dict[str, Any]) -> str:
+    """'' when the task fits on the container instance, else AWS's failure reason."""
+    left = {r.get("name"): r for r in container_instance.remaining_resources}
+    if int(needs.get("CPU") or 0) > int(left.get("CPU", {}).get("integerValue", 0)):
+        return "RESOURCE:CPU"
+    if int(needs.get("MEMORY") or 0) > int(left.get("MEMORY", {}).get("integerValue", 0)):
+        return "RESOURCE:MEMORY"
+    taken = set(left.get("PORTS", {}).get("stringSetValue", []))
+    if any(str(port) in taken for port in needs.get("PORTS") or []):
+        return "RESOURCE:PORTS"
+    return ""
+
+
+def _patched_start_task_response(self: Any) -> Any:
+    from moto.core.responses import ActionResult
+
+    backend = self.ecs_backend
+    cluster_str = self._get_param("cluster", "default")
+    task_definition_str = self._get_param("taskDefinition")
+    wanted = self._get_param("containerInstances") or []
+    cluster = backend._get_cluster(cluster_str)
+    task_definition = backend.describe_task_definition(task_definition_str)
+    needs = backend._calculate_task_resource_requirements(task_definition)
+    with _placement_lock:
+        placeable, failures = [], []
+        for ref in wanted:
+            found = backend.container_instances.get(cluster.name, {}).get(ref.split("/")[-1])
+            if found is None or found.status != "ACTIVE":
+                failures.append({"arn": ref, "reason": "MISSING"})
+                continue
+            problem = placement_problem(found, needs)
+            if problem:
+                failures.append({"arn": found.container_instance_arn, "reason": problem})
+            else:
+                placeable.append(ref)
+        tasks = []
+        if placeable:
+            tasks = backend.start_task(
+                cluster_str,
+                task_definition_str,
+                placeable,
+                self._get_param("overrides"),
+                self._get_param("startedBy"),
+                self._get_param("tags"),
+                self._get_param("group"),
+            )
+    return ActionResult({"tasks": tasks, "failures": failures})
+
+
 def instance_resources(instance_type: str) -> tuple[int, int] | None:
     """(CPU units, memory MiB) an ECS agent registers for an instance type."""
     from yunpipe_tui.instance_types import AGENT_OVERHEAD_MIB, lookup
@@ -167,6 +226,7 @@ def install(s3_handler: S3LambdaHandler, invoke_handler: InvokeHandler) -> None:
     import moto.s3.notifications as notifications
     from moto.awslambda.models import LambdaFunction
     from moto.ecs.models import EC2ContainerServiceBackend
+    from moto.ecs.responses import EC2ContainerServiceResponse
 
     with _lock:
         if _originals:
@@ -177,6 +237,10 @@ def install(s3_handler: S3LambdaHandler, invoke_handler: InvokeHandler) -> None:
         _originals["EC2ContainerServiceBackend.register_container_instance"] = (
             EC2ContainerServiceBackend.register_container_instance
         )
+        _originals["EC2ContainerServiceResponse.start_task"] = (
+            EC2ContainerServiceResponse.start_task
+        )
+        EC2ContainerServiceResponse.start_task = _patched_start_task_response  # type: ignore[method-assign]
         _s3_handler, _invoke_handler = s3_handler, invoke_handler
         notifications._invoke_awslambda = _patched_invoke_awslambda
         LambdaFunction.invoke = _patched_lambda_invoke  # type: ignore[method-assign]
@@ -191,6 +255,7 @@ def uninstall() -> None:
     import moto.s3.notifications as notifications
     from moto.awslambda.models import LambdaFunction
     from moto.ecs.models import EC2ContainerServiceBackend
+    from moto.ecs.responses import EC2ContainerServiceResponse
 
     with _lock:
         if not _originals:
@@ -202,6 +267,9 @@ def uninstall() -> None:
         )
         EC2ContainerServiceBackend.register_container_instance = _originals.pop(  # type: ignore[method-assign]
             "EC2ContainerServiceBackend.register_container_instance"
+        )
+        EC2ContainerServiceResponse.start_task = _originals.pop(  # type: ignore[method-assign]
+            "EC2ContainerServiceResponse.start_task"
         )
         _s3_handler = _invoke_handler = None
 

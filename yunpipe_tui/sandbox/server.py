@@ -72,6 +72,7 @@ class Timings:
     runner_wait: float = 1.0  # YUNPIPE_WAIT_SECONDS (the runner's long poll)
     lambda_workers: int = 4  # concurrent asynchronous Lambda invocations
     lambda_timeout: float | None = None  # cap on a dispatcher's remaining time (None: its own)
+    dispatcher_backoff: float | None = None  # scales the dispatcher's waits for a new instance
 
     @classmethod
     def fast(cls) -> Timings:
@@ -83,12 +84,20 @@ class Timings:
             runner_idle=1.0,
             runner_wait=1.0,
             lambda_timeout=15.0,
+            dispatcher_backoff=0.1,
         )
 
     @classmethod
     def demo(cls) -> Timings:
         """For `yunpipe demo`: quick, yet slow enough to watch instances come and go."""
-        return cls(poll=0.2, reconcile=2.0, instance_idle=4.0, runner_idle=2.0, runner_wait=1.0)
+        return cls(
+            poll=0.2,
+            reconcile=2.0,
+            instance_idle=4.0,
+            runner_idle=2.0,
+            runner_wait=1.0,
+            dispatcher_backoff=0.25,
+        )
 
 
 @dataclass
@@ -155,11 +164,14 @@ class Sandbox:
         timings: Timings | None = None,
         workdir: str | Path | None = None,
         executor: bool = True,
+        runner: str | Path | None = None,
     ) -> None:
         self.requested_port = port
         self.region = region
         self.timings = timings or Timings()
         self.run_executor = executor
+        # The container runner's source; None: the real one shipped in yunpipe_tui.assets.
+        self.runner = Path(runner) if runner else None
         self._own_workdir = workdir is None
         self.workdir = (
             Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="yunpipe-sandbox-"))

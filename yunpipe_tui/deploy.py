@@ -775,8 +775,14 @@ class Engine:
         state, out = self._handler(r.kind, "inspect")(r, cfg)
         return state, out, cfg
 
+    def _use_region(self, plan: Plan) -> None:
+        """Work in the plan's region whatever the caller's context says."""
+        if plan.facts.region:
+            self.handlers.ctx = self.ctx.for_region(plan.facts.region)
+
     def diff(self, plan: Plan) -> dict[str, str]:
         """create / update / keep for every resource, without changing anything."""
+        self._use_region(plan)
         outputs: dict[str, dict[str, Any]] = {}
         actions: dict[str, str] = {}
         for r in plan.resources:
@@ -831,6 +837,7 @@ class Engine:
         return jr.EXISTING if r.kind == "bucket" else jr.CREATED
 
     def apply(self, plan: Plan, journal: jr.Journal | None = None) -> DeployResult:
+        self._use_region(plan)
         journal = journal or jr.Journal.open(plan.pipeline)
         journal.begin(plan)
         start = time.monotonic()

@@ -1,4 +1,5 @@
-"""`yunpipe wrap`: register algorithm descriptions in the local catalog."""
+"""`yunpipe wrap`: register algorithm descriptions in the local catalog and write (and, with a
+Docker engine, build and push) each one's container build context."""
 
 from __future__ import annotations
 
@@ -34,8 +35,14 @@ def command(
 ) -> int:
     """Validate algorithm descriptions and add them to the local catalog.
 
-    Either -f FILE... (the seed's algorithm JSON) or --describe (answer prompts).
+    Either -f FILE... (the seed's algorithm JSON) or --describe (answer prompts). Each algorithm
+    also gets a build context (Dockerfile FROM its image + python3, boto3 and yunpipe's runner);
+    with a reachable Docker engine and without --no-build it is built, tagged
+    [REGISTRY/]USER/NAME and pushed, otherwise the commands to do so are printed.
     """
+    from dataclasses import replace
+
+    from yunpipe_tui.build import build, engine_available
     from yunpipe_tui.catalog import Catalog, load_algorithm_file
 
     paths = (*files, *more)
@@ -63,11 +70,24 @@ def command(
                     click.echo(str(problem), err=True)
         if failed:
             return EXIT_USAGE
+    engine = False if no_build else engine_available()
     for algorithm in algorithms:
         if show and not describe:
             click.echo(json.dumps(algorithm.to_json(), indent=4))
+        result = build(algorithm, user, registry, no_build, echo=click.echo, engine=engine)
+        if result.image:
+            algorithm = replace(algorithm, image=result.image)
         target = catalog.add(algorithm)
         click.echo(
             f"registered {algorithm.name} ({algorithm.resolved_instance_type()}) in {target}"
         )
+        if result.pushed:
+            click.echo(f"image {result.image} built and pushed; tasks will run it")
+        elif result.image:
+            click.echo(
+                f"image {result.image} recorded but NOT built yet: run the commands above "
+                "before deploying"
+            )
+        else:
+            click.echo(f"tasks will run {algorithm.run_image} until a wrapped image is pushed (-u)")
     return EXIT_OK

@@ -43,7 +43,7 @@ FAMILY_PREFIX = "yunpipe-"
 CONTAINER = "algorithm"
 EXITED = "Essential container in task exited"
 PATH_VARIABLES = ("YUNPIPE_INPUT_PATH", "YUNPIPE_OUTPUT_PATH")
-_STOP_GRACE = 5.0
+_KILL_AFTER_GRACE = 2.0  # ECS: SIGKILL when the container outlives its stop timeout
 
 
 @dataclass
@@ -168,6 +168,8 @@ class Executor:
                 "AWS_DEFAULT_REGION": self.sandbox.region,
                 "YUNPIPE_IDLE_SECONDS": _number(timings.runner_idle),
                 "YUNPIPE_WAIT_SECONDS": _number(timings.runner_wait),
+                "YUNPIPE_RETRY_DELAY_SECONDS": _number(timings.runner_retry_delay),
+                "YUNPIPE_STOP_GRACE_SECONDS": _number(timings.stop_grace),
                 **DUMMY_CREDENTIALS,
             }
         )
@@ -259,7 +261,8 @@ class Executor:
                 if code is None:
                     if (
                         task.terminated_at is not None
-                        and time.monotonic() - task.terminated_at > _STOP_GRACE
+                        and time.monotonic() - task.terminated_at
+                        > self.sandbox.timings.stop_grace + _KILL_AFTER_GRACE
                     ):
                         _kill(process)
                     continue

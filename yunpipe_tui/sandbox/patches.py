@@ -14,6 +14,9 @@ AWS in the emulation, never in yunpipe's real code:
 - ECS `start_task`: moto places the task whether or not it fits; AWS refuses a task that does not
   fit with a failure `RESOURCE:MEMORY` / `RESOURCE:CPU` / `RESOURCE:PORTS` (and `MISSING` for an
   unknown or inactive instance) — we check room the way moto's own `run_task` does.
+- ECS `stop_task`: moto answers HTTP 500 when the task's container instance was deregistered
+  (a terminated instance) or the task is unknown; AWS stops the task, or answers
+  InvalidParameterException "The referenced task was not found." — we do the same.
 - ECS `register_container_instance`: moto registers CPU 4096 / memory 7482 whatever the instance;
   we set the registered and remaining CPU and memory from the EC2 instance's type.
 """
@@ -62,7 +65,7 @@ def check_hooks() -> list[str]:
     try:
         from moto.ecs.models import ContainerInstance, EC2ContainerServiceBackend
 
-        for name in ("run_task", "register_container_instance"):
+        for name in ("run_task", "stop_task", "register_container_instance"):
             if not callable(getattr(EC2ContainerServiceBackend, name, None)):
                 missing.append(f"EC2ContainerServiceBackend.{name}")
         if "remaining_resources" not in ContainerInstance.__init__.__code__.co_names:
@@ -182,6 +185,30 @@ def _patched_start_task_response(self: Any) -> Any:
     return ActionResult({"tasks": tasks, "failures": failures})
 
 
+def _patched_stop_task(self: Any, cluster_str: str, task_str: str, reason: str) -> Any:
+    from moto.ecs.exceptions import InvalidParameterException
+
+    cluster = self._get_cluster(cluster_str)
+    task_id = task_str.split("/")[-1]
+    tasks = self.tasks.get(cluster.name) or {}
+    task = next((t for arn, t in list(tasks.items()) if arn.endswith(task_id)), None)
+    if task is None:
+        raise InvalidParameterException("The referenced task was not found.")
+    instance_id = (task.container_instance_arn or "").split("/")[-1]
+    if task.container_instance_arn and instance_id not in self.container_instances.get(
+        cluster.name, {}
+    ):
+        # Its instance is gone: nothing to give resources back to; the task just stops.
+        if task.last_status != "STOPPED":
+            task.last_status = "STOPPED"
+            task.desired_status = "STOPPED"
+            task.stopped_reason = reason
+        return task
+    if task.last_status == "STOPPED":
+        return task  # AWS: stopping a stopped task is a no-op (moto would free its room twice)
+    return _originals["EC2ContainerServiceBackend.stop_task"](self, cluster_str, task_str, reason)
+
+
 def instance_resources(instance_type: str) -> tuple[int, int] | None:
     """(CPU units, memory MiB) an ECS agent registers for an instance type."""
     from yunpipe_tui.instance_types import AGENT_OVERHEAD_MIB, lookup
@@ -267,6 +294,9 @@ def uninstall() -> None:
         )
         EC2ContainerServiceBackend.register_container_instance = _originals.pop(  # type: ignore[method-assign]
             "EC2ContainerServiceBackend.register_container_instance"
+        )
+        EC2ContainerServiceBackend.stop_task = _originals.pop(  # type: ignore[method-assign]
+            "EC2ContainerServiceBackend.stop_task"
         )
         EC2ContainerServiceResponse.start_task = _originals.pop(  # type: ignore[method-assign]
             "EC2ContainerServiceResponse.start_task"

@@ -70,6 +70,8 @@ class Timings:
     instance_idle: float = 10.0  # an instance with no task is terminated after this
     runner_idle: float = 3.0  # YUNPIPE_IDLE_SECONDS given to runners
     runner_wait: float = 1.0  # YUNPIPE_WAIT_SECONDS (the runner's long poll)
+    runner_retry_delay: float = 2.0  # YUNPIPE_RETRY_DELAY_SECONDS (a failed file comes back)
+    stop_grace: float = 5.0  # YUNPIPE_STOP_GRACE_SECONDS; the runner is killed 2 s after it
     lambda_workers: int = 4  # concurrent asynchronous Lambda invocations
     lambda_timeout: float | None = None  # cap on a dispatcher's remaining time (None: its own)
     dispatcher_backoff: float | None = None  # scales the dispatcher's waits for a new instance
@@ -83,6 +85,8 @@ class Timings:
             instance_idle=1.5,
             runner_idle=1.0,
             runner_wait=1.0,
+            runner_retry_delay=0.0,
+            stop_grace=2.0,
             lambda_timeout=15.0,
             dispatcher_backoff=0.1,
         )
@@ -96,6 +100,7 @@ class Timings:
             instance_idle=4.0,
             runner_idle=2.0,
             runner_wait=1.0,
+            runner_retry_delay=1.0,
             dispatcher_backoff=0.25,
         )
 

@@ -1,0 +1,191 @@
+"""Widgets and modals shared by the wizard's screens."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from rich.syntax import Syntax
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+MARKS = {"ok": "✓", "warn": "!", "fail": "✗", "running": "…", "unknown": "?"}
+
+
+def status_of(check: Any) -> str:
+    """'ok' / 'warn' / 'fail' from a doctor CheckResult (enum or string status)."""
+    raw = getattr(check, "status", "unknown")
+    value = str(getattr(raw, "value", raw)).lower()
+    if value in ("ok", "pass", "passed", "success"):
+        return "ok"
+    if value in ("warn", "warning"):
+        return "warn"
+    if value in ("fail", "failed", "error"):
+        return "fail"
+    return "unknown"
+
+
+def mark(status: str) -> str:
+    """The ✓ / ! / ✗ of a status as Textual markup with theme colours."""
+    style = {"ok": "$success", "warn": "$warning", "fail": "$error"}.get(status, "$text-muted")
+    return f"[bold {style}]{MARKS.get(status, '?')}[/]"
+
+
+def summarize_checks(checks: Iterable[Any]) -> str:
+    counts = {"ok": 0, "warn": 0, "fail": 0}
+    for check in checks:
+        status = status_of(check)
+        if status in counts:
+            counts[status] += 1
+    parts = [f"✓ {counts['ok']} ok"]
+    if counts["warn"]:
+        parts.append(f"! {counts['warn']} warning{'s' if counts['warn'] != 1 else ''}")
+    if counts["fail"]:
+        parts.append(f"✗ {counts['fail']} failing")
+    return " · ".join(parts)
+
+
+def json_view(text: str) -> Syntax:
+    """Highlighted JSON (Pygments; no tree-sitter needed), plain under NO_COLOR."""
+    return Syntax(text, "json", theme="ansi_dark", word_wrap=False, background_color="default")
+
+
+class ConfirmModal(ModalScreen[bool]):
+    """Ask before doing something; shows exactly what will happen (e.g. a policy's JSON)."""
+
+    BINDINGS: ClassVar[list[Any]] = [
+        Binding("escape", "cancel", "Cancel", id="modal.cancel"),
+        Binding("y", "confirm", "Confirm", id="modal.confirm", show=False),
+    ]
+
+    def __init__(
+        self,
+        title: str,
+        body: str = "",
+        *,
+        detail: str | None = None,
+        confirm: str = "Confirm",
+        danger: bool = False,
+    ) -> None:
+        super().__init__()
+        self.title_text = title
+        self.body = body
+        self.detail = detail
+        self.confirm_label = confirm
+        self.danger = danger
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            if self.body:
+                yield Static(self.body, classes="dialog-body", markup=False)
+            if self.detail:
+                with VerticalScroll(classes="dialog-detail"):
+                    yield Static(json_view(self.detail), id="detail")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(
+                    self.confirm_label,
+                    id="confirm",
+                    variant="error" if self.danger else "primary",
+                )
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel" if self.danger else "#confirm", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(event.button.id == "confirm")
+
+    def action_confirm(self) -> None:
+        self.dismiss(True)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+
+class ErrorModal(ModalScreen[None]):
+    """A failure that needs reading (several lines), dismissed with enter or escape."""
+
+    BINDINGS: ClassVar[list[Any]] = [
+        Binding("escape", "close", "Close", id="modal.close"),
+    ]
+
+    def __init__(self, title: str, message: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.message = message
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog error"):
+            yield Label(self.title_text, classes="dialog-title")
+            with VerticalScroll(classes="dialog-detail"):
+                yield Static(self.message, markup=False)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Close", id="close", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#close", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(None)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class PassphraseModal(ModalScreen[str | None]):
+    """The encrypted-file keyring's passphrase, typed into a password Input (never a prompt)."""
+
+    BINDINGS: ClassVar[list[Any]] = [
+        Binding("escape", "cancel", "Cancel", id="modal.cancel"),
+    ]
+
+    def __init__(self, prompt: str, *, confirm_twice: bool = False) -> None:
+        super().__init__()
+        self.prompt = prompt
+        self.confirm_twice = confirm_twice
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog"):
+            yield Label("Keyring passphrase", classes="dialog-title")
+            yield Static(self.prompt, classes="dialog-body", markup=False)
+            yield Input(password=True, placeholder="passphrase", id="passphrase")
+            if self.confirm_twice:
+                yield Input(password=True, placeholder="again", id="again")
+            yield Label("", id="passphrase-error", classes="field-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Unlock", id="ok", variant="primary")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#passphrase", Input).focus()
+
+    def _submit(self) -> None:
+        value = self.query_one("#passphrase", Input).value
+        error = self.query_one("#passphrase-error", Label)
+        if not value:
+            error.update("Type the passphrase (it is never stored).")
+            return
+        if self.confirm_twice and value != self.query_one("#again", Input).value:
+            error.update("The two passphrases differ.")
+            return
+        self.dismiss(value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "ok":
+            self._submit()
+        else:
+            self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,278 @@
+"""The yunpipe wizard: one Textual App, screens in `yunpipe_tui.screens`, built by `make_app`.
+
+The App owns what every screen shares: the AwsContext (`app.aws`), whether it runs on the local
+sandbox, the last identity and doctor results, the routing to screens by name (screens are
+imported lazily, so a screen that has not landed yet only disables its route), the command
+palette, and the ONE place where failed workers become a notification.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+from collections.abc import Iterable
+from functools import partial
+from importlib import resources
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import on
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from yunpipe_tui.messages import Identity
+
+if TYPE_CHECKING:
+    from yunpipe_tui.aws import AwsContext
+
+
+def _stylesheets() -> list[str]:
+    """Every .tcss shipped in yunpipe_tui.assets (installed or editable), app.tcss first."""
+    folder = resources.files("yunpipe_tui.assets")
+    names = sorted(
+        (p.name for p in folder.iterdir() if p.name.endswith(".tcss")),
+        key=lambda n: (n != "app.tcss", n),
+    )
+    return [str(folder.joinpath(name)) for name in names]
+
+
+# name -> (module, class, what it is for). Routes whose module is missing are hidden.
+ROUTES: dict[str, tuple[str, str, str]] = {
+    "home": ("yunpipe_tui.screens.home", "HomeScreen", "Who you are, doctor summary, pipelines"),
+    "doctor": ("yunpipe_tui.screens.doctor", "DoctorScreen", "Check and fix AWS prerequisites"),
+    "credentials": (
+        "yunpipe_tui.screens.credentials",
+        "CredentialsScreen",
+        "AWS keys in the OS keyring or an encrypted file",
+    ),
+    "workflow": ("yunpipe_tui.screens.workflow", "WorkflowScreen", "Build and save a workflow"),
+    "deploy": ("yunpipe_tui.screens.deploy", "DeployScreen", "Plan and deploy a workflow"),
+    "monitor": ("yunpipe_tui.screens.monitor", "MonitorScreen", "Watch queues and instances"),
+}
+SCREEN_KEYS = {"doctor": "d", "credentials": "c", "workflow": "w", "deploy": "p", "monitor": "m"}
+
+
+def describe_error(exc: BaseException | None) -> str:
+    """One line for a failure, in the CLI's words; never a traceback, never a secret."""
+    if exc is None:
+        return "unknown error"
+    from yunpipe_tui.errors import YunpipeError
+
+    if isinstance(exc, YunpipeError):
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    from yunpipe_tui.cli import _describe_unexpected  # the CLI's wording, shared on purpose
+
+    return _describe_unexpected(exc)
+
+
+def route_available(name: str) -> bool:
+    module = ROUTES[name][0]
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+class ScreensProvider(Provider):
+    """The command palette's screens and main actions."""
+
+    def _commands(self) -> list[tuple[str, str, Any]]:
+        app = self.app
+        assert isinstance(app, YunpipeApp)
+        out: list[tuple[str, str, Any]] = []
+        for name, (_, _, purpose) in ROUTES.items():
+            if route_available(name):
+                out.append((f"Open {name.title()}", purpose, partial(app.open_screen, name)))
+        out += [
+            ("Doctor: re-run checks", "Run every prerequisite check again", app.rerun_doctor),
+            ("Help", "Keys of this screen and what each screen is for", app.action_help),
+            ("Quit", "Leave yunpipe (asks when a workflow is unsaved)", app.action_request_quit),
+        ]
+        return out
+
+    async def discover(self) -> Hits:
+        for title, help_text, callback in self._commands():
+            yield DiscoveryHit(title, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for title, help_text, callback in self._commands():
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(title), callback, help=help_text)
+
+
+class YunpipeApp(App[int]):
+    """The wizard. Build it with `make_app`."""
+
+    TITLE = "yunpipe"
+    CSS_PATH: ClassVar[Any] = _stylesheets()
+    COMMANDS: ClassVar[set[Any]] = {*App.COMMANDS, ScreensProvider}
+    BINDINGS: ClassVar[list[Any]] = [
+        Binding("ctrl+q", "request_quit", "Quit", id="app.quit", priority=True, show=True),
+        Binding("question_mark", "help", "Help", id="app.help", key_display="?"),
+    ]
+
+    def __init__(
+        self,
+        aws: AwsContext,
+        *,
+        sandbox: bool = False,
+        initial: str = "home",
+        workflow_path: str | None = None,
+        pipeline: str | None = None,
+        screen_options: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        if initial not in ROUTES:
+            raise ValueError(f"unknown screen {initial!r}; one of {', '.join(ROUTES)}")
+        self.aws = aws
+        self.sandbox = sandbox
+        self.initial = initial
+        self.workflow_path = workflow_path
+        self.pipeline = pipeline
+        self.screen_options = dict(screen_options or {})
+        self.identity: Identity | None = None
+        self.doctor_checks: list[Any] | None = None
+        self.doctor_summary = "not run yet"
+        self.failures: list[str] = []  # worker failures shown, newest last (tests read it)
+        self.sub_title = self._subtitle()
+
+    def _subtitle(self) -> str:
+        region = self.aws.region or "default region"
+        if self.sandbox:
+            return f"LOCAL SANDBOX · {region}"
+        if self.identity is not None:
+            profile = self.identity.profile or "default"
+            return f"{self.identity.account} · profile {profile} · {self.identity.region}"
+        return f"profile {self.aws.profile or 'default'} · {region}"
+
+    def set_identity(self, identity: Identity | None) -> None:
+        self.identity = identity
+        self.sub_title = self._subtitle()
+
+    def set_doctor_checks(self, checks: list[Any]) -> None:
+        from yunpipe_tui.screens.widgets import summarize_checks
+
+        self.doctor_checks = list(checks)
+        self.doctor_summary = summarize_checks(self.doctor_checks)
+
+    # --- routing -------------------------------------------------------------------------
+
+    def make_screen(self, name: str, **kwargs: Any) -> Screen[Any]:
+        module_name, class_name, _ = ROUTES[name]
+        cls = getattr(importlib.import_module(module_name), class_name)
+        params = inspect.signature(cls).parameters
+        accepted = {k: v for k, v in kwargs.items() if k in params and v is not None}
+        return cls(**accepted)
+
+    def open_screen(self, name: str, **kwargs: Any) -> None:
+        """Show a screen by its route name on top of the current one (escape comes back)."""
+        if name == "home":
+            while len(self.screen_stack) > 2:
+                self.pop_screen()
+            return
+        if not route_available(name):
+            self.notify(f"The {name} screen is not part of this build.", severity="warning")
+            return
+        if type(self.screen).__name__ == ROUTES[name][1] and not kwargs:
+            return
+        defaults = {"workflow_path": self.workflow_path, "pipeline": self.pipeline}
+        self.push_screen(self.make_screen(name, **{**defaults, **kwargs}))
+
+    def on_mount(self) -> None:
+        self.push_screen(self.make_screen("home"))
+        if self.initial != "home":
+            self.open_screen(self.initial, **self.screen_options)
+
+    # --- actions -------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        from yunpipe_tui.screens.help import HelpScreen
+
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(self.screen))
+
+    def rerun_doctor(self) -> None:
+        self.open_screen("doctor")
+        rerun = getattr(self.screen, "action_rerun", None)
+        if callable(rerun):
+            self.call_after_refresh(rerun)
+
+    def unsaved_screens(self) -> list[Screen[Any]]:
+        return [s for s in self.screen_stack if getattr(s, "has_unsaved_changes", lambda: False)()]
+
+    def action_request_quit(self) -> None:
+        if not self.unsaved_screens():
+            self.exit(0)
+            return
+        from yunpipe_tui.screens.widgets import ConfirmModal
+
+        def decided(quit_anyway: bool | None) -> None:
+            if quit_anyway:
+                self.exit(0)
+
+        self.push_screen(
+            ConfirmModal(
+                "Quit with unsaved changes?",
+                "The workflow has changes that are not saved. They will be lost.",
+                confirm="Quit without saving",
+                danger=True,
+            ),
+            decided,
+        )
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        for command in super().get_system_commands(screen):
+            if command.title != "Quit":  # ours asks about unsaved work
+                yield command
+
+    # --- the one place where failed workers are reported ----------------------------------
+
+    def worker_failed(self, worker: Worker[Any]) -> str:
+        """Turn a failed worker into a notification; returns the line shown."""
+        line = describe_error(worker.error)
+        what = worker.name or worker.group or "background task"
+        self.failures.append(f"{what}: {line}")
+        self.notify(line, title=f"{what} failed", severity="error", timeout=12)
+        return line
+
+    @on(Worker.StateChanged)
+    def _app_worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            self.worker_failed(event.worker)
+
+
+def make_app(
+    aws: AwsContext | None = None,
+    *,
+    sandbox: bool = False,
+    initial: str = "home",
+    workflow_path: str | None = None,
+    pipeline: str | None = None,
+    screen_options: dict[str, Any] | None = None,
+) -> YunpipeApp:
+    """The one factory the CLI, `yunpipe demo`, `yunpipe monitor` and the tests use.
+
+    `initial` is the screen shown first (on top of Home, so escape leads Home);
+    `screen_options` are extra keyword arguments for that screen (e.g. `interval` for the
+    monitor), passed only when its constructor accepts them.
+    """
+    if aws is None:
+        import os
+
+        from yunpipe_tui.aws import AwsContext
+
+        aws = AwsContext(endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None)
+    return YunpipeApp(
+        aws,
+        sandbox=sandbox,
+        initial=initial,
+        workflow_path=workflow_path,
+        pipeline=pipeline,
+        screen_options=screen_options,
+    )

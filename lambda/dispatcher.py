@@ -19,10 +19,13 @@ S3 event (one record, the usual case)
      Only when that start fails: ecs:DescribeContainerInstances, choose an instance of the type
      whose remainingResources fit YUNPIPE_TASK_MEMORY/CPU, ecs:StartTask there.
   No instance with room: ec2:DescribeInstances (this step's pending/running instances) compared
-  with the container instances' ec2InstanceId; if none is still booting: ec2:RunInstances and
-  cloudwatch:PutMetricAlarm (idle terminate); then wait for registration with bounded backoff
-  within the Lambda's remaining time (ListContainerInstances + DescribeContainerInstances per
-  try), and start the task if the instance appears.
+  with the container instances' ec2InstanceId. One still booting: return (4 calls: SendMessage,
+  ListTasks, ListContainerInstances, DescribeInstances; +1 DescribeContainerInstances when other
+  instances are registered). None: ec2:RunInstances (with a ClientToken shared by dispatchers
+  that saw the same instances in the same 5 minutes) and cloudwatch:PutMetricAlarm (idle
+  terminate), 6 calls; only the dispatcher that launched waits for registration, with bounded
+  backoff within the Lambda's remaining time (ListContainerInstances +
+  DescribeContainerInstances per try), and starts the task there.
 
 Reconcile event (EventBridge schedule, or {"yunpipe": "reconcile"})
   1. sqs:GetQueueAttributes (visible + in flight); empty queue: 1 call.
@@ -48,6 +51,7 @@ from dataclasses import dataclass
 from typing import Any
 
 LOG = logging.getLogger("yunpipe.dispatcher")
+LOG.addHandler(logging.NullHandler())  # Lambda's root handler gets the records; no stderr elsewhere
 
 # Duplicated from yunpipe_tui/names.py (the Lambda cannot import yunpipe); a test checks they agree.
 PREFIX = "yunpipe"
@@ -485,16 +489,18 @@ class _Dispatch:
         with LAUNCH_LOCK:
             mine = self.step_instances()
             booting = {i["InstanceId"] for i in mine if i["InstanceId"] not in registered}
-            if not booting:
-                booting = {self.launch([i["InstanceId"] for i in mine])}
-            else:
+            if booting:
+                # Whoever launched it waits for it; the message is queued, the reconcile or
+                # that dispatcher starts the task.
                 _log(
                     logging.INFO,
                     "instance already booting",
                     instances=sorted(booting),
                     step=self.config.base,
                 )
-        return self.wait_and_start(booting)
+                return False
+            launched = self.launch([i["InstanceId"] for i in mine])
+        return self.wait_and_start({launched})
 
     # -- the two event kinds
     def on_s3(self, records: list[dict[str, Any]]) -> None:

@@ -364,3 +364,25 @@ def test_handler_reads_the_environment(step: Step, monkeypatch: pytest.MonkeyPat
 
     summary = d.handler(s3_event("in-bucket", KEY), Context())
     assert summary["sent"] == 1 and summary["launched"] == 1
+
+
+def test_call_sequence_without_capacity(step: Step) -> None:
+    d.dispatch(s3_event("in-bucket", "one.txt"), step.config, clients=step.clients)
+    assert step.calls.names == [
+        "sqs.SendMessage",
+        "ecs.ListTasks",
+        "ecs.ListContainerInstances",
+        "ec2.DescribeInstances",
+        "ec2.RunInstances",
+        "cloudwatch.PutMetricAlarm",
+    ]
+    step.calls.reset()
+    # While that instance boots, later events only queue and look.
+    summary = d.dispatch(s3_event("in-bucket", "two.txt"), step.config, clients=step.clients)
+    assert step.calls.names == [
+        "sqs.SendMessage",
+        "ecs.ListTasks",
+        "ecs.ListContainerInstances",
+        "ec2.DescribeInstances",
+    ]
+    assert summary["launched"] == 0 and summary["started"] == 0

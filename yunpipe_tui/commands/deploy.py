@@ -40,6 +40,7 @@ def run_deploy(
 ) -> int:
     """Plan, show, confirm, deploy one workflow file. Returns the exit code."""
     from rich.console import Console
+    from rich.markup import escape
 
     from yunpipe_tui import deploy as engine
     from yunpipe_tui import preflight
@@ -82,7 +83,7 @@ def run_deploy(
         with renderer(console, plan) as sink:
             result = engine.deploy(plan, ctx, sink)
     except engine.DeployError as exc:
-        console.print(f"[red]error:[/] {exc}", highlight=False)
+        console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         say("The journal keeps what was created; nothing else was touched.")
         undo = rollback
         if not undo and exc.created and _interactive():

@@ -31,6 +31,7 @@ def run_teardown(
     console: Any = None,
 ) -> int:
     from rich.console import Console
+    from rich.markup import escape
 
     from yunpipe_tui import journal as jr
     from yunpipe_tui import teardown as td
@@ -80,7 +81,7 @@ def run_teardown(
         say(f"Buckets kept with your data: {', '.join(sorted(set(result.kept_buckets)))}")
     if result.failed:
         for line in result.failed:
-            console.print(f"[red]error:[/] {line}", highlight=False)
+            console.print(f"[red]error:[/] {escape(line)}", highlight=False)
     if result.leftovers:
         say("Still present after teardown: " + ", ".join(result.leftovers))
     if result.ok:

@@ -206,66 +206,93 @@ def test_configuration_errors_exit_2(monkeypatch: pytest.MonkeyPatch) -> None:
         config_for(Path("/tmp"), "q", "x '$input")
 
 
-def test_sigterm_mid_run_loses_no_message(tmp_path: Path) -> None:
-    """The runner as a real process against a moto server; SIGTERM while the command sleeps."""
+def test_heartbeat_keeps_a_long_run_invisible(clients: dict[str, Any], tmp_path: Path) -> None:
+    urls = make_pipe(clients, max_receive=1, visibility=2)
+    clients["s3"].put_object(Bucket="in-bucket", Key="long.txt", Body=b"abc")
+    script = "import sys, time; time.sleep(3); open(sys.argv[2], 'w').write('done')"
+    config = config_for(tmp_path, urls["queue"], f'{PY} -c "{script}" $input $output')
+    beats: list[int] = []
+    clients["sqs"].meta.events.register(
+        "before-call.sqs.ChangeMessageVisibility", lambda **_: beats.append(1)
+    )
+    assert r.run(config, clients) == 0
+    assert len(beats) >= 2  # every half visibility timeout while the command ran
+    assert clients["s3"].get_object(Bucket="out-bucket", Key="Result-upper-long.txt")["Body"].read()
+    assert count(clients["sqs"], urls["queue"]) == 0
+    assert count(clients["sqs"], urls["dlq"]) == 0  # with max_receive 1 a redelivery would DLQ
+
+
+@pytest.fixture
+def moto_server() -> Any:
     import logging
 
-    import boto3
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
+    host, port = server.get_host_and_port()
     try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        clients = {
-            s: boto3.client(s, region_name=REGION, endpoint_url=endpoint) for s in ("s3", "sqs")
-        }
-        urls = make_pipe(clients, max_receive=3)
-        clients["s3"].put_object(Bucket="in-bucket", Key="x/slow.txt", Body=b"data")
-        started = tmp_path / "started"
-        script = (
-            "import sys, time; open(sys.argv[3], 'w').close(); time.sleep(60);"
-            " open(sys.argv[2], 'w').write('late')"
-        )
-        env = {
-            **os.environ,
-            "YUNPIPE_QUEUE_URL": urls["queue"],
-            "YUNPIPE_OUTPUT_BUCKET": "out-bucket",
-            "YUNPIPE_ALGORITHM": "slow",
-            "YUNPIPE_RUN_COMMAND": f'{PY} -c "{script}" $input $output {started}',
-            "YUNPIPE_INPUT_PATH": str(tmp_path / "in"),
-            "YUNPIPE_OUTPUT_PATH": str(tmp_path / "out"),
-            "YUNPIPE_IDLE_SECONDS": "30",
-            "YUNPIPE_WAIT_SECONDS": "1",
-            "YUNPIPE_STOP_GRACE_SECONDS": "0.5",
-            "YUNPIPE_ENDPOINT_URL": endpoint,
-            "AWS_REGION": REGION,
-        }
-        process = subprocess.Popen(
-            [PY, r.__file__], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-        )
-        try:
-            deadline = time.monotonic() + 20
-            while not started.exists() and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert started.exists(), "the command never started"
-            process.send_signal(signal.SIGTERM)
-            out, _ = process.communicate(timeout=15)
-        finally:
-            if process.poll() is None:
-                process.kill()
-        assert process.returncode == 0, out.decode()
-        result = clients["s3"].list_objects_v2(Bucket="out-bucket").get("Contents", [])
-        back = clients["sqs"].receive_message(QueueUrl=urls["queue"], WaitTimeSeconds=1)
-        messages = back.get("Messages", [])
-        # Never neither: released promptly (visibility 0), so it is receivable at once.
-        assert result or messages
-        assert not result and len(messages) == 1
-        assert (
-            json.loads(messages[0]["Body"])["Records"][0]["s3"]["object"]["key"] == "x%2Fslow.txt"
-        )
-        assert b"stopped" in out
+        yield f"http://{host}:{port}"
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize(("sleep", "grace"), [(60, 0.5), (1, 15)], ids=["release", "finish"])
+def test_sigterm_mid_run_loses_no_message(
+    tmp_path: Path, moto_server: str, sleep: float, grace: float
+) -> None:
+    """The runner as a real process against a moto server; SIGTERM while the command sleeps.
+    A command that outlives the grace period is killed and its message released; one that
+    finishes within it is uploaded and deleted. Never neither."""
+    import boto3
+
+    endpoint = moto_server
+    clients = {s: boto3.client(s, region_name=REGION, endpoint_url=endpoint) for s in ("s3", "sqs")}
+    urls = make_pipe(clients, max_receive=3)
+    clients["s3"].put_object(Bucket="in-bucket", Key="x/slow.txt", Body=b"data")
+    started = tmp_path / "started"
+    script = (
+        f"import sys, time; open(sys.argv[3], 'w').close(); time.sleep({sleep});"
+        " open(sys.argv[2], 'w').write('late')"
+    )
+    env = {
+        **os.environ,
+        "YUNPIPE_QUEUE_URL": urls["queue"],
+        "YUNPIPE_OUTPUT_BUCKET": "out-bucket",
+        "YUNPIPE_ALGORITHM": "slow",
+        "YUNPIPE_RUN_COMMAND": f'{PY} -c "{script}" $input $output {started}',
+        "YUNPIPE_INPUT_PATH": str(tmp_path / "in"),
+        "YUNPIPE_OUTPUT_PATH": str(tmp_path / "out"),
+        "YUNPIPE_IDLE_SECONDS": "30",
+        "YUNPIPE_WAIT_SECONDS": "1",
+        "YUNPIPE_STOP_GRACE_SECONDS": str(grace),
+        "YUNPIPE_ENDPOINT_URL": endpoint,
+        "AWS_REGION": REGION,
+    }
+    process = subprocess.Popen(
+        [PY, r.__file__], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert started.exists(), "the command never started"
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, out.decode()
+    assert b"stopped" in out
+    result = clients["s3"].list_objects_v2(Bucket="out-bucket").get("Contents", [])
+    back = clients["sqs"].receive_message(QueueUrl=urls["queue"], WaitTimeSeconds=1)
+    messages = back.get("Messages", [])
+    assert result or messages  # never neither
+    if sleep > grace:
+        # Released with visibility 0, so it is receivable at once, and no partial result.
+        assert not result and len(messages) == 1
+        (record,) = json.loads(messages[0]["Body"])["Records"]
+        assert record["s3"]["object"]["key"] == "x%2Fslow.txt"
+    else:
+        assert [o["Key"] for o in result] == ["x/Result-slow-slow.txt"] and not messages

@@ -221,7 +221,7 @@ def test_link_writes_only_the_process_line(run_cli, isolated_home: Path) -> None
     config.parent.mkdir()
     original = "# my settings\n[default]\nregion = us-east-1\n\n[profile other]\noutput = json\n"
     config.write_text(original)
-    code, out, err = run_cli("creds", "link", "--profile", "lab", "--yes")
+    code, _, err = run_cli("creds", "link", "--profile", "lab", "--yes")
     assert code == 0, err
     exe = credentials.yunpipe_executable()
     assert Path(exe).is_absolute()

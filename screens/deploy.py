@@ -219,7 +219,9 @@ class DeployScreen(YunpipeScreen):
             yield Static("", id="deploy-summary", markup=False)
             with Horizontal(id="deploy-body"):
                 yield Tree("pipeline", id="deploy-tree")
-                yield RichLog(id="deploy-log", markup=False, wrap=True, max_lines=2000)
+                yield RichLog(
+                    id="deploy-log", markup=False, wrap=True, max_lines=2000, min_width=20
+                )
             with Horizontal(id="deploy-actions"):
                 yield Button("Deploy", id="deploy-button", variant="success")
                 yield Button("Cancel deploy", id="cancel-button", variant="warning")

@@ -211,13 +211,10 @@ class MonitorScreen(YunpipeScreen):
             with Horizontal(id="history-row"):
                 yield Label("", id="history-label")
                 yield Sparkline([], id="history", summary_function=max)
-            with Horizontal(id="monitor-lower"):
-                with Vertical(id="instances-box"):
-                    yield Label("Instances", classes="monitor-heading")
-                    yield DataTable(id="instances", cursor_type="row", zebra_stripes=True)
-                with Vertical(id="tasks-box"):
-                    yield Label("Recent tasks", classes="monitor-heading")
-                    yield DataTable(id="tasks", cursor_type="row", zebra_stripes=True)
+            yield Label("Instances", classes="monitor-heading")
+            yield DataTable(id="instances", cursor_type="row", zebra_stripes=True)
+            yield Label("Recent tasks", classes="monitor-heading")
+            yield DataTable(id="tasks", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:

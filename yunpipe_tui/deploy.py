@@ -422,11 +422,16 @@ class Handlers:
                 QueueName=r.name, Attributes=dict(cfg["attributes"]), tags=dict(r.tags)
             )
 
-        def recently(exc: BaseException) -> bool:
-            return "QueueDeletedRecently" in error_code(exc)
+        def transient(exc: BaseException) -> bool:
+            # 60 s after a deletion SQS refuses the name; a role created seconds ago may not
+            # be visible to SQS yet as a policy principal ("Invalid value for ... Policy").
+            code = error_code(exc)
+            return "QueueDeletedRecently" in code or (
+                "InvalidAttributeValue" in code and "Policy" in error_message(exc)
+            )
 
         try:
-            url = self.retry(create, recently, attempts=8, first=5.0, cap=15.0)["QueueUrl"]
+            url = self.retry(create, transient, attempts=8, first=4.0, cap=15.0)["QueueUrl"]
         except Exception as exc:
             if "QueueAlreadyExists" not in error_code(exc) and "QueueNameExists" not in (
                 error_code(exc)

@@ -11,7 +11,7 @@ dataclasses, so a sink may hand them to another thread unchanged (the TUI adapts
 
 Statuses, in the order a resource meets them:
 
-- `started`  work on the resource began (after the intent was written to the journal);
+- `started`  work on the resource began (its intent is journaled before any create call);
 - `done`     it was created (`action="create"`) or changed (`action="update"`) or deleted
              (`action="delete"`);
 - `kept`     it already existed as wanted; nothing was changed;

@@ -179,3 +179,14 @@ def test_no_credentials_is_one_clear_line(monkeypatch: Any, tmp_path: Path) -> N
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     with pytest.raises((AwsError, Exception), match="credentials"):
         preflight.caller_account(AwsContext(region="us-east-1"))
+
+
+def test_queue_policy_principal_not_yet_visible_is_retried(
+    prereqs: Any, tmp_path: Path, catalog: Catalog, code: Any
+) -> None:
+    ctx = prereqs
+    hook = fail_first(1, "InvalidAttributeValue", "Invalid value for the parameter Policy.")
+    ctx.add_hook("before-call.sqs.CreateQueue", hook)
+    sleeps = Sleeps()
+    deploy(plan_for(ctx, write_workflow(tmp_path), catalog), ctx, code=code, sleep=sleeps)
+    assert hook.state["calls"] == 3 and sleeps == [4.0]  # dlq retried once, then the queue

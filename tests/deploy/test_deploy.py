@@ -276,3 +276,62 @@ def test_security_properties(prereqs: Any, tmp_path: Path, catalog: Catalog, cod
         assert enc["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
         tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=bucket.name)["TagSet"]}
         assert tags[names.TAG_PIPELINE] == "demo"
+
+
+def test_teardown_removes_launched_instances_and_alarms_only_of_its_pipeline(
+    prereqs: Any, tmp_path: Path, catalog: Catalog, code: Any
+) -> None:
+    ctx = prereqs
+    _deploy(ctx, write_workflow(tmp_path, name="demo"), catalog, code)
+    _deploy(ctx, write_workflow(tmp_path, name="demo-bar"), catalog, code)
+    other_before = snapshot(ctx)
+    ec2, cw = ctx.client("ec2"), ctx.client("cloudwatch")
+    ami = ctx.client("ssm").get_parameter(
+        Name="/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"
+    )["Parameter"]["Value"]
+
+    def launch(pipeline: str) -> str:
+        tags = [
+            {"Key": names.TAG_PIPELINE, "Value": pipeline},
+            {"Key": names.TAG_STEP, "Value": "s1"},
+            {"Key": names.TAG_MANAGED, "Value": "true"},
+        ]
+        iid = ec2.run_instances(
+            ImageId=ami,
+            MinCount=1,
+            MaxCount=1,
+            InstanceType="t3.micro",
+            TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
+        )["Instances"][0]["InstanceId"]
+        cw.put_metric_alarm(
+            AlarmName=names.alarm(pipeline, "s1", iid),
+            MetricName="CPUUtilization",
+            Namespace="AWS/EC2",
+            Statistic="Average",
+            Period=300,
+            EvaluationPeriods=2,
+            Threshold=1.0,
+            ComparisonOperator="LessThanThreshold",
+            AlarmActions=["arn:aws:automate:us-east-1:ec2:terminate"],
+            Dimensions=[{"Name": "InstanceId", "Value": iid}],
+        )
+        return iid
+
+    mine, theirs = launch("demo"), launch("demo-bar")
+    result = teardown("demo", ctx)
+    assert result.ok, (result.failed, result.leftovers)
+    states = {
+        i["InstanceId"]: i["State"]["Name"]
+        for r in ec2.describe_instances(InstanceIds=[mine, theirs])["Reservations"]
+        for i in r["Instances"]
+    }
+    assert states[mine] in ("shutting-down", "terminated") and states[theirs] == "running"
+    alarms = [a["AlarmName"] for a in cw.describe_alarms()["MetricAlarms"]]
+    assert alarms == [names.alarm("demo-bar", "s1", theirs)]
+    # the other pipeline, whose names share the prefix, is untouched
+    after = snapshot(ctx)
+    assert names.dispatcher("demo-bar", "s1") in after["functions"]
+    assert [q for q in after["queues"] if "demo-bar" in q] == [
+        q for q in other_before["queues"] if "demo-bar" in q
+    ]
+    assert journal.load("demo-bar").status == journal.DEPLOYED

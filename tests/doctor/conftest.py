@@ -30,12 +30,17 @@ def _used_policies_data() -> str:
 
 
 @pytest.fixture
-def iam_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
-    """An AwsContext on mock_aws where AWS's managed policies (the ones yunpipe uses) exist."""
+def iam_data_patch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """MOTO_IAM_LOAD_MANAGED_POLICIES=true, before any IAM call, with the policies yunpipe uses."""
     monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     import moto.iam.models
 
     monkeypatch.setattr(moto.iam.models, "aws_managed_policies_data", _used_policies_data())
+
+
+@pytest.fixture
+def iam_aws(iam_data_patch: None) -> Iterator[object]:
+    """An AwsContext on mock_aws where AWS's managed policies (the ones yunpipe uses) exist."""
     from moto import mock_aws
 
     from yunpipe_tui.aws import AwsContext, CallCounter

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from rich.syntax import Syntax
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -32,6 +33,14 @@ def mark(status: str) -> str:
     """The ✓ / ! / ✗ of a status as Textual markup with theme colours."""
     style = {"ok": "$success", "warn": "$warning", "fail": "$error"}.get(status, "$text-muted")
     return f"[bold {style}]{MARKS.get(status, '?')}[/]"
+
+
+def mark_cell(status: str, app: Any) -> Text:
+    """The mark as a Rich Text for tables (which take Rich markup, not theme variables);
+    the colour comes from the app's theme, so theme changes and NO_COLOR still apply."""
+    key = {"ok": "success", "warn": "warning", "fail": "error"}.get(status, "foreground")
+    colour = app.theme_variables.get(key, "")
+    return Text(MARKS.get(status, "?"), style=f"bold {colour}".strip())
 
 
 def summarize_checks(checks: Iterable[Any]) -> str:
@@ -90,8 +99,9 @@ class ConfirmModal(ModalScreen[bool]):
                     self.confirm_label,
                     id="confirm",
                     variant="error" if self.danger else "primary",
+                    compact=True,
                 )
-                yield Button("Cancel", id="cancel")
+                yield Button("Cancel", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#cancel" if self.danger else "#confirm", Button).focus()
@@ -125,7 +135,7 @@ class ErrorModal(ModalScreen[None]):
             with VerticalScroll(classes="dialog-detail"):
                 yield Static(self.message, markup=False)
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Close", id="close", variant="primary")
+                yield Button("Close", id="close", variant="primary", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#close", Button).focus()
@@ -159,8 +169,8 @@ class PassphraseModal(ModalScreen[str | None]):
                 yield Input(password=True, placeholder="again", id="again")
             yield Label("", id="passphrase-error", classes="field-error")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Unlock", id="ok", variant="primary")
-                yield Button("Cancel", id="cancel")
+                yield Button("OK", id="ok", variant="primary", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#passphrase", Input).focus()

@@ -184,9 +184,23 @@ class YunpipeApp(App[int]):
         self.push_screen(self.make_screen(name, **{**defaults, **kwargs}))
 
     def on_mount(self) -> None:
+        self._set_keyring_prompts(allowed=False)
         self.push_screen(self.make_screen("home"))
         if self.initial != "home":
             self.open_screen(self.initial, **self.screen_options)
+
+    def on_unmount(self) -> None:
+        self._set_keyring_prompts(allowed=True)
+
+    @staticmethod
+    def _set_keyring_prompts(allowed: bool) -> None:
+        """Under the TUI the keyring never prompts on the terminal; the Credentials screen
+        asks for the encrypted file's passphrase in a modal instead."""
+        if importlib.util.find_spec("yunpipe_tui.credentials") is None:
+            return
+        from yunpipe_tui import credentials
+
+        credentials.set_interactive(allowed)
 
     # --- actions -------------------------------------------------------------------------
 

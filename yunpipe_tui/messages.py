@@ -75,14 +75,12 @@ class CatalogLoaded(Message):
 
 @dataclass
 class CredentialsLoaded(Message):
-    """The credential store's state: backend description and stored profiles (masked)."""
+    """The credential store's state, nothing secret: yunpipe_tui.credentials' BackendStatus,
+    ProfileInfo list (masked keys) and PlaintextSource list (files that could be migrated)."""
 
-    backend: str
-    usable: bool
-    problem: str
-    profiles: list[dict[str, str]]
-    needs_passphrase: bool = False
-    legacy: list[str] = field(default_factory=list)
+    status: Any
+    profiles: list[Any]
+    plaintext: list[Any] = field(default_factory=list)
 
 
 @dataclass
@@ -92,7 +90,17 @@ class CredentialSaved(Message):
 
 @dataclass
 class CredentialsMigrated(Message):
-    moved: list[str]
+    """A plaintext source was copied into the keyring (`source` is a PlaintextSource)."""
+
+    source: Any
+    where: str
+
+
+@dataclass
+class CredentialChanged(Message):
+    """The keyring changed (unlocked, backend chosen, profile deleted, plaintext deleted)."""
+
+    what: str
 
 
 @dataclass

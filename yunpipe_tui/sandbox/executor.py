@@ -76,6 +76,23 @@ def remap(container_path: str, root: Path) -> str:
     return text
 
 
+def process_environment(task_env: dict[str, str], folder: Path) -> dict[str, str]:
+    """The runner's whole environment: the task's, plus only what a process needs to start.
+    Nothing else of this process's environment (the user's AWS keys, tokens) is passed on."""
+    env = {
+        "PATH": python_bin_dir() + os.pathsep + os.environ.get("PATH", os.defpath),
+        "HOME": str(folder),
+        "TMPDIR": str(folder),
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    for keep in ("LANG", "LC_ALL", "SYSTEMROOT", "TZ"):
+        if keep in os.environ:
+            env[keep] = os.environ[keep]
+    env.update(task_env)
+    return env
+
+
 def runner_source() -> str:
     return resources.files("yunpipe_tui.assets").joinpath("runner.py").read_text(encoding="utf-8")
 
@@ -194,17 +211,7 @@ class Executor:
                 (path if task_env[variable].endswith(os.sep) else path.parent).mkdir(
                     parents=True, exist_ok=True
                 )
-        env = {
-            "PATH": python_bin_dir() + os.pathsep + os.environ.get("PATH", os.defpath),
-            "HOME": str(folder),
-            "TMPDIR": str(folder),
-            "PYTHONUNBUFFERED": "1",
-            "PYTHONDONTWRITEBYTECODE": "1",
-        }
-        for keep in ("LANG", "LC_ALL", "SYSTEMROOT", "TZ"):
-            if keep in os.environ:
-                env[keep] = os.environ[keep]
-        env.update(task_env)
+        env = process_environment(task_env, folder)
         log_config = next(
             (
                 c.get("logConfiguration", {})

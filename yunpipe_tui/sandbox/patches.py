@@ -247,60 +247,50 @@ def _patched_register_container_instance(self: Any, cluster_str: str, ec2_instan
     return container_instance
 
 
-def install(s3_handler: S3LambdaHandler, invoke_handler: InvokeHandler) -> None:
-    """Put the sandbox's hooks into moto. One sandbox per process."""
-    global _s3_handler, _invoke_handler
+def _targets() -> list[tuple[Any, str, Any]]:
+    """(owner, attribute, replacement) for every hook."""
     import moto.s3.notifications as notifications
     from moto.awslambda.models import LambdaFunction
     from moto.ecs.models import EC2ContainerServiceBackend
     from moto.ecs.responses import EC2ContainerServiceResponse
 
+    backend = EC2ContainerServiceBackend
+    return [
+        (notifications, "_invoke_awslambda", _patched_invoke_awslambda),
+        (LambdaFunction, "invoke", _patched_lambda_invoke),
+        (backend, "run_task", _patched_run_task),
+        (backend, "stop_task", _patched_stop_task),
+        (backend, "register_container_instance", _patched_register_container_instance),
+        (EC2ContainerServiceResponse, "start_task", _patched_start_task_response),
+    ]
+
+
+def _key(owner: Any, attribute: str) -> str:
+    return f"{owner.__name__.rsplit('.', 1)[-1]}.{attribute}"
+
+
+def install(s3_handler: S3LambdaHandler, invoke_handler: InvokeHandler) -> None:
+    """Put the sandbox's hooks into moto. One sandbox per process."""
+    global _s3_handler, _invoke_handler
+    targets = _targets()
     with _lock:
         if _originals:
             raise RuntimeError("a sandbox is already running in this process")
-        _originals["notifications._invoke_awslambda"] = notifications._invoke_awslambda
-        _originals["LambdaFunction.invoke"] = LambdaFunction.invoke
-        _originals["EC2ContainerServiceBackend.run_task"] = EC2ContainerServiceBackend.run_task
-        _originals["EC2ContainerServiceBackend.register_container_instance"] = (
-            EC2ContainerServiceBackend.register_container_instance
-        )
-        _originals["EC2ContainerServiceResponse.start_task"] = (
-            EC2ContainerServiceResponse.start_task
-        )
-        EC2ContainerServiceResponse.start_task = _patched_start_task_response  # type: ignore[method-assign]
         _s3_handler, _invoke_handler = s3_handler, invoke_handler
-        notifications._invoke_awslambda = _patched_invoke_awslambda
-        LambdaFunction.invoke = _patched_lambda_invoke  # type: ignore[method-assign]
-        EC2ContainerServiceBackend.run_task = _patched_run_task  # type: ignore[method-assign]
-        EC2ContainerServiceBackend.register_container_instance = (  # type: ignore[method-assign]
-            _patched_register_container_instance
-        )
+        for owner, attribute, replacement in targets:
+            _originals[_key(owner, attribute)] = getattr(owner, attribute)
+            setattr(owner, attribute, replacement)
 
 
 def uninstall() -> None:
     global _s3_handler, _invoke_handler
-    import moto.s3.notifications as notifications
-    from moto.awslambda.models import LambdaFunction
-    from moto.ecs.models import EC2ContainerServiceBackend
-    from moto.ecs.responses import EC2ContainerServiceResponse
-
+    targets = _targets()
     with _lock:
-        if not _originals:
-            return
-        notifications._invoke_awslambda = _originals.pop("notifications._invoke_awslambda")
-        LambdaFunction.invoke = _originals.pop("LambdaFunction.invoke")  # type: ignore[method-assign]
-        EC2ContainerServiceBackend.run_task = _originals.pop(  # type: ignore[method-assign]
-            "EC2ContainerServiceBackend.run_task"
-        )
-        EC2ContainerServiceBackend.register_container_instance = _originals.pop(  # type: ignore[method-assign]
-            "EC2ContainerServiceBackend.register_container_instance"
-        )
-        EC2ContainerServiceBackend.stop_task = _originals.pop(  # type: ignore[method-assign]
-            "EC2ContainerServiceBackend.stop_task"
-        )
-        EC2ContainerServiceResponse.start_task = _originals.pop(  # type: ignore[method-assign]
-            "EC2ContainerServiceResponse.start_task"
-        )
+        for owner, attribute, _ in targets:
+            original = _originals.pop(_key(owner, attribute), None)
+            if original is not None:
+                setattr(owner, attribute, original)
+        _originals.clear()
         _s3_handler = _invoke_handler = None
 
 

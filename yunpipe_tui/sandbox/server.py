@@ -191,6 +191,7 @@ class Sandbox:
         self._saved_levels: dict[str, int] = {}
         self._saved_env: dict[str, str | None] = {}
         self._context: AwsContext | None = None
+        self._patched = False
 
     # ----------------------------------------------------------------- lifecycle
     @property
@@ -219,6 +220,8 @@ class Sandbox:
                 f"moto {installed} lacks what the sandbox hooks into ({', '.join(missing)}); "
                 f"the sandbox is built for moto {MOTO_VERSION}: {INSTALL_HINT}"
             )
+        if patches.is_installed():
+            raise RuntimeError("a sandbox is already running in this process")
         if installed != MOTO_VERSION:
             LOG.warning("moto %s installed; the sandbox is tested with %s", installed, MOTO_VERSION)
         # Read by moto when its IAM backend is first built: AWS's managed policies exist.
@@ -236,13 +239,22 @@ class Sandbox:
         from yunpipe_tui.sandbox.lambda_bridge import LambdaBridge
 
         self._bridge = LambdaBridge(self)
-        patches.install(self._bridge.on_s3_event, self._bridge.on_invoke)
+        try:
+            patches.install(self._bridge.on_s3_event, self._bridge.on_invoke)
+        except RuntimeError:
+            self._bridge = None
+            self._restore_env()
+            self._loud()
+            raise
+        self._patched = True
         try:
             port = self.requested_port or _free_port()
             server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
             server.start()
             self._server = server
             self.port = int(server.get_host_and_port()[1])
+            # moto's state is per process: a sandbox starts empty, whatever ran before it.
+            self._post("/moto-api/reset", {})
             self._manual_tasks()
             self._bridge.start()
             if self.run_executor:
@@ -271,7 +283,9 @@ class Sandbox:
                 LOG.debug("server stop failed", exc_info=True)
             self._server = None
         self._bridge = None
-        patches.uninstall()
+        if self._patched:
+            patches.uninstall()
+            self._patched = False
         self._unset_manual_tasks()
         self._restore_env()
         self._loud()

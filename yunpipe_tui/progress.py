@@ -121,4 +121,6 @@ def renderer(console: Any, plan: Plan | None = None, title: str = "") -> Iterato
         with Live(tree, console=console, refresh_per_second=8, transient=False):
             yield tree
         return
-    yield PlainLines(lambda line: console.print(line, markup=False, highlight=False))
+    yield PlainLines(
+        lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True)
+    )

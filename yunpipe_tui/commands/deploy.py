@@ -40,7 +40,6 @@ def run_deploy(
 ) -> int:
     """Plan, show, confirm, deploy one workflow file. Returns the exit code."""
     from rich.console import Console
-    from rich.markup import escape
 
     from yunpipe_tui import deploy as engine
     from yunpipe_tui import preflight
@@ -52,7 +51,10 @@ def run_deploy(
     from yunpipe_tui.workflow import load_workflow
 
     console = console or Console(highlight=False)
-    say = lambda text="": console.print(text, markup=False, highlight=False)  # noqa: E731
+
+    def say(text: str = "") -> None:
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
+
     if not dry_run and not yes and not _interactive():
         raise InputError(
             "deploy creates AWS resources and needs a confirmation: no terminal to ask in; "
@@ -83,7 +85,7 @@ def run_deploy(
         with renderer(console, plan) as sink:
             result = engine.deploy(plan, ctx, sink)
     except engine.DeployError as exc:
-        console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+        click.echo(f"error: {exc}", err=True)
         say("The journal keeps what was created; nothing else was touched.")
         undo = rollback
         if not undo and exc.created and _interactive():

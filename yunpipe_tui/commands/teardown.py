@@ -31,14 +31,16 @@ def run_teardown(
     console: Any = None,
 ) -> int:
     from rich.console import Console
-    from rich.markup import escape
 
     from yunpipe_tui import journal as jr
     from yunpipe_tui import teardown as td
     from yunpipe_tui.progress import PlainLines
 
     console = console or Console(highlight=False)
-    say = lambda text="": console.print(text, markup=False, highlight=False)  # noqa: E731
+
+    def say(text: str = "") -> None:
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
+
     try:
         record = td.resolve_pipeline(pipeline)
     except td.NothingToTearDown as exc:
@@ -52,7 +54,8 @@ def run_teardown(
         )
     live = record.live_resources()
     say(f"pipeline {record.pipeline} ({record.region}, status {record.status}):")
-    for entry in live.values():
+    order = [k for k in reversed(record.data.get("order", [])) if k in live]
+    for entry in (live[k] for k in order):
         if entry.get("kind") != "bucket":
             say(f"  remove {entry.get('kind')} {entry.get('name')}")
     say("  remove instances launched for it and their idle alarms, if any")
@@ -81,7 +84,7 @@ def run_teardown(
         say(f"Buckets kept with your data: {', '.join(sorted(set(result.kept_buckets)))}")
     if result.failed:
         for line in result.failed:
-            console.print(f"[red]error:[/] {escape(line)}", highlight=False)
+            click.echo(f"error: {line}", err=True)
     if result.leftovers:
         say("Still present after teardown: " + ", ".join(result.leftovers))
     if result.ok:

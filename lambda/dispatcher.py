@@ -426,7 +426,15 @@ class _Dispatch:
             kwargs["SubnetId"] = config.subnet_id
         if config.security_group_id:
             kwargs["SecurityGroupIds"] = [config.security_group_id]
-        instance_id = self.clients.ec2.run_instances(**kwargs)["Instances"][0]["InstanceId"]
+        instance = self.clients.ec2.run_instances(**kwargs)["Instances"][0]
+        if instance.get("State", {}).get("Name") in ("shutting-down", "terminated", "stopped"):
+            # The token answered with an instance that has since gone (terminated by hand within
+            # the five minutes): launch a fresh one under a token derived from it.
+            kwargs["ClientToken"] = hashlib.sha256(
+                f"{token}|{instance['InstanceId']}".encode()
+            ).hexdigest()[:64]
+            instance = self.clients.ec2.run_instances(**kwargs)["Instances"][0]
+        instance_id = instance["InstanceId"]
         self.summary["launched"] += 1
         _log(
             logging.INFO,

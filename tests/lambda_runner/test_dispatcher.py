@@ -386,3 +386,24 @@ def test_call_sequence_without_capacity(step: Step) -> None:
         "ec2.DescribeInstances",
     ]
     assert summary["launched"] == 0 and summary["started"] == 0
+
+
+def test_a_token_answering_with_a_terminated_instance_launches_a_fresh_one(step: Step) -> None:
+    tokens: list[str] = []
+
+    def gone_first(params: dict[str, Any], **_: Any) -> Any:
+        tokens.append(params["body"]["ClientToken"])  # the query protocol's serialised form
+        if len(tokens) == 1:  # EC2's idempotent answer: the instance this token launched, gone
+            response = type("R", (), {"status_code": 200, "headers": {}})()
+            gone = {"InstanceId": "i-0gone", "State": {"Name": "terminated"}}
+            return response, {"Instances": [gone]}
+        return None
+
+    step.clients["ec2"].meta.events.register("before-call.ec2.RunInstances", gone_first)
+    summary = d.dispatch(s3_event("in-bucket", KEY), step.config, clients=step.clients)
+    assert summary["launched"] == 1
+    (instance,) = step.step_instances()
+    assert instance["InstanceId"] != "i-0gone"
+    assert len(tokens) == 2 and tokens[0] and tokens[1] and tokens[0] != tokens[1]
+    (alarm,) = alarms(step)
+    assert alarm["Dimensions"][0]["Value"] == instance["InstanceId"]

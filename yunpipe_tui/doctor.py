@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -74,6 +74,7 @@ class Facts:
     account: str = ""
     arn: str = ""
     source: str = ""
+    workflow_ctx: AwsContext | None = None
 
     @property
     def region(self) -> str:
@@ -648,8 +649,8 @@ def check_simulate(facts: Facts) -> Outcome:
 
 
 def _wf_ctx(facts: Facts) -> AwsContext:
-    wf = facts.workflow
-    return facts.ctx.for_region(wf.region) if wf and wf.region else facts.ctx
+    """The context in the workflow's region (built once, before the checks run)."""
+    return facts.workflow_ctx or facts.ctx
 
 
 def check_key_pair(facts: Facts) -> Outcome:
@@ -820,32 +821,63 @@ def run_checks(
     *,
     checks: list[Check] | None = None,
     max_workers: int = MAX_WORKERS,
+    on_result: Callable[[CheckResult], None] | None = None,
 ) -> list[CheckResult]:
     """Run every check (the workflow ones only with a workflow), concurrently; results come
-    back in the checks' order. Credentials are checked first: without them, the checks that
-    need AWS are reported as not run."""
+    back in the checks' order, and each is also passed to `on_result` (in the calling thread) as
+    soon as it is known. Credentials are checked first: without them, the checks that need AWS
+    are reported as not run."""
     chosen = [
         c for c in (checks if checks is not None else CHECKS) if workflow or not c.workflow_only
     ]
     facts = Facts(ctx=ctx, workflow=workflow)
+    if workflow is not None and workflow.region:
+        facts.workflow_ctx = ctx.for_region(workflow.region)
     results: dict[str, CheckResult] = {}
+
+    def done(result: CheckResult) -> CheckResult:
+        if on_result is not None:
+            on_result(result)
+        return result
+
     first = [c for c in chosen if c.id == "credentials"]
     for check in first:
-        results[check.id] = _run_one(check, facts)
+        results[check.id] = done(_run_one(check, facts))
     creds_ok = all(results[c.id].status != FAIL for c in first)
     rest = [c for c in chosen if c.id not in results]
     runnable = [c for c in rest if creds_ok or not c.needs_credentials]
     for check in rest:
         if check not in runnable:
-            results[check.id] = CheckResult(
-                check.id, check.title, FAIL, "not checked: the AWS credentials do not work", None
+            results[check.id] = done(
+                CheckResult(
+                    check.id,
+                    check.title,
+                    FAIL,
+                    "not checked: the AWS credentials do not work",
+                    None,
+                )
             )
     if runnable:
+        _warm_clients(facts)
         with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(runnable)))) as pool:
-            futures = {c.id: pool.submit(_run_one, c, facts) for c in runnable}
-            for cid, future in futures.items():
-                results[cid] = future.result()
+            futures = {pool.submit(_run_one, c, facts): c.id for c in runnable}
+            for future in as_completed(futures):
+                results[futures[future]] = done(future.result())
     return [results[c.id] for c in chosen]
+
+
+WARM_SERVICES = ("sts", "iam", "lambda", "sqs", "s3", "ecs", "ec2", "cloudwatch", "logs", "ssm")
+
+
+def _warm_clients(facts: Facts) -> None:
+    """Create the clients in this thread: a boto3 session is not safe to build clients from
+    several threads at once (the clients themselves are)."""
+    for ctx in {id(c): c for c in (facts.ctx, facts.workflow_ctx) if c is not None}.values():
+        for service in WARM_SERVICES:
+            try:
+                ctx.client(service)
+            except Exception:  # the check that uses it reports the problem
+                continue
 
 
 def _facts_for_fix(ctx: AwsContext) -> Facts:

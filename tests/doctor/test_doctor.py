@@ -159,7 +159,9 @@ def test_a_check_that_raises_is_isolated(iam_aws: Any) -> None:
         doctor.Check("exploding", "Exploding check", boom),
         *[c for c in doctor.CHECKS if c.id == "service-sqs"],
     ]
-    results = doctor.run_checks(iam_aws, checks=checks)
+    seen: list[str] = []
+    results = doctor.run_checks(iam_aws, checks=checks, on_result=lambda r: seen.append(r.id))
+    assert sorted(seen) == ["credentials", "exploding", "service-sqs"]
     assert [(r.id, r.status) for r in results] == [
         ("credentials", "ok"),
         ("exploding", "fail"),

@@ -124,6 +124,12 @@ def check(ctx: AwsContext, workflow: Workflow, plan: Plan | None = None) -> list
                     f"bucket {bucket} is owned by someone else (403); "
                     "choose another bucket name in the workflow"
                 )
+            elif code in ("301", "PermanentRedirect", "400"):
+                problems.append(
+                    f"bucket {bucket} exists in another region than {ctx.region_name}; S3 can "
+                    "only notify a dispatcher in its own region: set the workflow's region to "
+                    "the bucket's, or choose another bucket"
+                )
             elif code not in ("404", "NoSuchBucket", "NotFound"):
                 raise AwsError(f"checking bucket {bucket}: {error_message(exc)}") from None
     return problems

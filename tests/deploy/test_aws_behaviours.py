@@ -190,3 +190,12 @@ def test_queue_policy_principal_not_yet_visible_is_retried(
     sleeps = Sleeps()
     deploy(plan_for(ctx, write_workflow(tmp_path), catalog), ctx, code=code, sleep=sleeps)
     assert hook.state["calls"] == 3 and sleeps == [4.0]  # dlq retried once, then the queue
+
+
+def test_bucket_in_another_region_is_named(prereqs: Any, tmp_path: Path, catalog: Catalog) -> None:
+    prereqs.add_hook(
+        "before-call.s3.HeadBucket", fail_first(1, "301", "Moved Permanently", status=301)
+    )
+    plan = plan_for(prereqs, write_workflow(tmp_path), catalog)
+    problems = preflight.check(prereqs, plan.workflow, plan)
+    assert any("demo-input-bucket exists in another region" in p for p in problems)

@@ -31,15 +31,24 @@ def _interactive() -> bool:
 
 
 def _passphrase_prompt(new: bool) -> str:
+    """Hidden prompt on the terminal itself (getpass uses /dev/tty), so it also works when
+    stdout/stderr are captured, e.g. under an SDK's credential_process."""
+    import getpass
+
     from yunpipe_tui.credentials import cryptfile_path
 
     what = "a new passphrase" if new else "the passphrase"
-    return click.prompt(
-        f"Enter {what} for the encrypted keyring {cryptfile_path()}",
-        hide_input=True,
-        confirmation_prompt=new,
-        err=True,
-    )
+    question = f"Enter {what} for the encrypted keyring {cryptfile_path()}: "
+    while True:
+        first = getpass.getpass(question)
+        if not new:
+            return first
+        if not first.strip():
+            click.echo("the passphrase must not be empty", err=True)
+            continue
+        if getpass.getpass("Repeat it: ") == first:
+            return first
+        click.echo("the two entries differ; try again", err=True)
 
 
 def _store(backend: str | None = None) -> Any:

@@ -171,8 +171,7 @@ async def test_actions_redrive_terminate_upload(aws: Any, pipeline: Built, tmp_p
         assert state["Reservations"][0]["Instances"][0]["State"]["Name"] != "running"
         # Upload through the path modal.
         await pilot.press("u")
-        await pilot.click("#path")
-        await pilot.press(*str(source))
+        app.screen.query_one("#path").value = str(source)
         await pilot.press("enter")
         await wait_for(pilot, lambda: screen.polls >= 4 and screen.app.screen is screen)
         body = aws.client("s3").get_object(Bucket=pipeline.target.input_bucket, Key="in.txt")

@@ -363,7 +363,8 @@ class Teardown:
                 self.result.kept_buckets.append(entry["name"])
         if only is None:
             self.sink(ev.Event(ev.INFO, kind="phase", name="scan", message=self.p))
-            self.result.leftovers = leftovers(self.ctx, self.p)
+            buckets = [e["name"] for e in resources.values() if e.get("kind") == "bucket"]
+            self.result.leftovers = leftovers(self.ctx, self.p, buckets)
             for item in self.result.leftovers:
                 self.sink(ev.Event(ev.WARNING, message=f"still present: {item}"))
         failed = bool(self.result.failed)
@@ -409,8 +410,11 @@ class Teardown:
                     )
 
 
-def leftovers(ctx: AwsContext, pipeline: str) -> list[str]:
-    """What still carries this pipeline's names or tag (buckets are not counted: they stay)."""
+def leftovers(
+    ctx: AwsContext, pipeline: str, buckets: list[str] | tuple[str, ...] = ()
+) -> list[str]:
+    """What still carries this pipeline's names or tag (buckets are not counted: they stay),
+    including notification entries of ours left on `buckets`."""
     found: list[str] = []
     pattern = step_pattern(pipeline)
     base = names.base(pipeline)
@@ -477,7 +481,48 @@ def leftovers(ctx: AwsContext, pipeline: str) -> list[str]:
         for a in alarms.get("MetricAlarms", [])
         if idle.match(a["AlarmName"])
     ]
+    s3 = ctx.client("s3")
+    ours = re.compile(re.escape(base) + r"-s\d+$")
+    for bucket in buckets:
+        try:
+            got = s3.get_bucket_notification_configuration(Bucket=bucket)
+        except Exception as exc:
+            if _gone(exc):
+                continue
+            raise
+        found += [
+            f"notification {bucket}/{e['Id']}"
+            for e in got.get("LambdaFunctionConfigurations", [])
+            if ours.match(e.get("Id", ""))
+        ]
+    found += _tagged(ctx, pipeline, found)
     return found
+
+
+# Services whose deleted resources the tagging API may still list (ECS keeps INACTIVE task
+# definitions, EC2 terminated instances) or that stay on purpose (S3): checked directly above.
+_TAG_SCAN_SKIP = {"s3", "ecs", "ec2", "cloudwatch"}
+
+
+def _tagged(ctx: AwsContext, pipeline: str, known: list[str]) -> list[str]:
+    """Anything else tagged yunpipe:pipeline=<pipeline>, from the Resource Groups Tagging API."""
+    try:
+        pages = (
+            ctx.client("resourcegroupstaggingapi")
+            .get_paginator("get_resources")
+            .paginate(TagFilters=[{"Key": names.TAG_PIPELINE, "Values": [pipeline]}])
+        )
+        arns = [m["ResourceARN"] for page in pages for m in page["ResourceTagMappingList"]]
+    except Exception:  # the tag scan is a cross-check; the name scan above already ran
+        return []
+    text = " ".join(known)
+    out = []
+    for arn in arns:
+        service = arn.split(":")[2] if arn.count(":") >= 5 else ""
+        name = arn.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
+        if service and service not in _TAG_SCAN_SKIP and name not in text:
+            out.append(f"tagged {arn}")
+    return out
 
 
 def resolve_pipeline(pipeline: str | None) -> jr.PipelineRecord:

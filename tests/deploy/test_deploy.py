@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.deploy.helpers import plan_for, snapshot, write_workflow
+from tests.deploy.helpers import fail_first, plan_for, snapshot, write_workflow
 from yunpipe_tui import journal, names, policies
 from yunpipe_tui.catalog import Catalog
 from yunpipe_tui.deploy import code_sha256, deploy, diff, dispatcher_zip
@@ -335,3 +335,33 @@ def test_teardown_removes_launched_instances_and_alarms_only_of_its_pipeline(
         q for q in other_before["queues"] if "demo-bar" in q
     ]
     assert journal.load("demo-bar").status == journal.DEPLOYED
+
+
+def test_leftover_scan_reports_what_teardown_could_not_remove(
+    prereqs: Any, tmp_path: Path, catalog: Catalog, code: Any
+) -> None:
+    from yunpipe_tui.teardown import leftovers
+
+    ctx = prereqs
+    _deploy(ctx, write_workflow(tmp_path), catalog, code)
+    found = leftovers(ctx, "demo", ["demo-input-bucket"])
+    for expected in (
+        "queue yunpipe-demo-s1-queue",
+        "function yunpipe-demo-s1-dispatch",
+        "role yunpipe-demo-s1-task",
+        "cluster yunpipe-demo",
+        "schedule rule yunpipe-demo-reconcile",
+        "log group /yunpipe/demo",
+        "notification demo-input-bucket/yunpipe-demo-s1",
+    ):
+        assert expected in found
+    assert not [f for f in found if f.startswith("tagged")]  # all already named above
+    # a dispatcher denied deletion is reported, not silently forgotten
+    ctx.add_hook(
+        "before-call.lambda.DeleteFunction", fail_first(100, "AccessDeniedException", "no")
+    )
+    result = teardown("demo", ctx)
+    assert not result.ok
+    assert any("yunpipe-demo-s1-dispatch" in f and "AccessDenied" in f for f in result.failed)
+    assert "function yunpipe-demo-s1-dispatch" in result.leftovers
+    assert journal.load("demo").status == journal.FAILED

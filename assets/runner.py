@@ -52,8 +52,9 @@ class ConfigError(ValueError):
     """A missing or malformed environment variable."""
 
 
-class StopRequested(Exception):
-    """SIGTERM arrived while we were waiting for work."""
+class StopRequested(BaseException):
+    """SIGTERM arrived while we were waiting for work. A BaseException, like KeyboardInterrupt,
+    so that botocore's broad `except Exception` (which would retry the long poll) lets it pass."""
 
 
 def log(message: str, **context: Any) -> None:

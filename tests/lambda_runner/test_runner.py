@@ -296,3 +296,40 @@ def test_sigterm_mid_run_loses_no_message(
         assert record["s3"]["object"]["key"] == "x%2Fslow.txt"
     else:
         assert [o["Key"] for o in result] == ["x/Result-slow-slow.txt"] and not messages
+
+
+def test_sigterm_while_waiting_exits_at_once(tmp_path: Path, moto_server: str) -> None:
+    import boto3
+
+    clients = {
+        s: boto3.client(s, region_name=REGION, endpoint_url=moto_server) for s in ("s3", "sqs")
+    }
+    urls = make_pipe(clients)
+    env = {
+        **os.environ,
+        "YUNPIPE_QUEUE_URL": urls["queue"],
+        "YUNPIPE_OUTPUT_BUCKET": "out-bucket",
+        "YUNPIPE_ALGORITHM": "idle",
+        "YUNPIPE_RUN_COMMAND": "true $input",
+        "YUNPIPE_INPUT_PATH": str(tmp_path / "in"),
+        "YUNPIPE_OUTPUT_PATH": str(tmp_path / "out"),
+        "YUNPIPE_IDLE_SECONDS": "120",
+        "YUNPIPE_WAIT_SECONDS": "20",
+        "YUNPIPE_ENDPOINT_URL": moto_server,
+        "AWS_REGION": REGION,
+    }
+    process = subprocess.Popen([PY, r.__file__], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        # The TestEvent S3 sent to the queue is skipped; then the runner long-polls.
+        first = json.loads(process.stdout.readline())
+        assert first["message"] == "runner started"
+        time.sleep(0.5)
+        began = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=10)
+        assert time.monotonic() - began < 5  # not the rest of a 20 s long poll
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0

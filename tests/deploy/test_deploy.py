@@ -365,3 +365,39 @@ def test_leftover_scan_reports_what_teardown_could_not_remove(
     assert any("yunpipe-demo-s1-dispatch" in f and "AccessDenied" in f for f in result.failed)
     assert "function yunpipe-demo-s1-dispatch" in result.leftovers
     assert journal.load("demo").status == journal.FAILED
+
+
+def test_drift_is_detected_and_repaired(
+    prereqs: Any, tmp_path: Path, catalog: Catalog, code: Any
+) -> None:
+    ctx = prereqs
+    plan, _ = _deploy(ctx, write_workflow(tmp_path), catalog, code)
+    sqs, s3, iam = ctx.client("sqs"), ctx.client("s3"), ctx.client("iam")
+    url = sqs.get_queue_url(QueueName=names.queue("demo", "s1"))["QueueUrl"]
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "30"})
+    s3.put_bucket_notification_configuration(
+        Bucket="demo-input-bucket", NotificationConfiguration={}
+    )
+    iam.put_role_policy(
+        RoleName=names.task_role("demo", "s1"),
+        PolicyName=policies.TASK_POLICY_NAME,
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::*"}],
+            }
+        ),
+    )
+    actions = diff(plan, ctx, code=code)
+    assert {k: a for k, a in actions.items() if a != "keep"} == {
+        "s1/queue": "update",
+        "s1/notification": "create",
+        "s1/task-role": "update",
+    }
+    deploy(plan, ctx, code=code)
+    assert set(diff(plan, ctx, code=code).values()) == {"keep"}
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])
+    assert (
+        attrs["Attributes"]["VisibilityTimeout"]
+        == plan.get("s1/queue").config["attributes"]["VisibilityTimeout"]
+    )

@@ -38,8 +38,8 @@ class CredentialsScreen(YunpipeScreen):
         "a credential provider; environment variables still win. Keys are shown masked."
     )
     BINDINGS: ClassVar[list[Any]] = [
-        Binding("ctrl+s", "save", "Save profile", id="credentials.save"),
-        Binding("ctrl+t", "test", "Test profile", id="credentials.test"),
+        Binding("ctrl+s", "save", "Save", id="credentials.save"),
+        Binding("ctrl+t", "test", "Test", id="credentials.test"),
         Binding("ctrl+r", "reload", "Reload", id="credentials.reload"),
     ]
 
@@ -104,6 +104,7 @@ class CredentialsScreen(YunpipeScreen):
             ("test", "Last test"),
         ):
             table.add_column(label, key=key)
+        self.query_one("#access-key", Input).focus()
         self.action_reload()
 
     # --- state -----------------------------------------------------------------------------
@@ -139,8 +140,7 @@ class CredentialsScreen(YunpipeScreen):
             text.update(
                 "[b $error]✗ No usable keyring.[/]\n"
                 + escape(status.detail)
-                + "\n[b]Two ways forward:[/] start a Secret Service and press ctrl+r, "
-                "or keep the keys in an encrypted file (button below)."
+                + "\nStarted a Secret Service? Press ctrl+r. Or use an encrypted file (below)."
             )
         elif status.needs_passphrase:
             text.update(

@@ -64,7 +64,11 @@ class HomeScreen(YunpipeScreen):
         "and the pipelines deployed from this machine. Enter on a pipeline opens its monitor."
     )
     BINDINGS: ClassVar[list[Any]] = [
-        *(Binding(key, f"open('{name}')", label, id=f"home.{name}") for name, key, label in NAV),
+        # the nav buttons carry these keys on screen; the footer keeps room for the rest
+        *(
+            Binding(key, f"open('{name}')", label, id=f"home.{name}", show=False)
+            for name, key, label in NAV
+        ),
         Binding("r", "refresh", "Refresh", id="home.refresh"),
     ]
 
@@ -72,7 +76,7 @@ class HomeScreen(YunpipeScreen):
         yield Header()
         if self.wizard.sandbox:
             yield Static(
-                "LOCAL SANDBOX — an embedded AWS on this machine; nothing reaches a real account",
+                "LOCAL SANDBOX · an AWS emulated on this machine · no real account is touched",
                 id="sandbox-banner",
             )
         with Vertical(id="home-body"):
@@ -88,7 +92,7 @@ class HomeScreen(YunpipeScreen):
                 yield Static("", id="pipelines-empty")
         with Horizontal(id="nav"):
             for name, key, label in NAV:
-                yield Button(f"{key} {label}", id=f"nav-{name}", classes="nav")
+                yield Button(f"{key} {label}", id=f"nav-{name}", classes="nav", compact=True)
         yield Footer()
 
     def on_mount(self) -> None:

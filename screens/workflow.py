@@ -58,7 +58,8 @@ FIELD_ERRORS = {
     "key_pair": "key-pair",
     "process.type": "type",
 }
-TYPES = [("single_run — one algorithm", SINGLE_RUN), ("sequence_run — a chain", SEQUENCE_RUN)]
+TYPES = [("single_run", SINGLE_RUN), ("sequence_run", SEQUENCE_RUN)]
+NARROW = 110  # below this width the preview starts hidden (ctrl+t shows it)
 
 
 class MemoryCatalog(Catalog):
@@ -192,7 +193,10 @@ class WorkflowScreen(YunpipeScreen):
                     "region",
                 )
                 yield from self._field(
-                    "Key pair", Select([], prompt="(none)", id="key-pair", compact=True), "key-pair"
+                    "Key pair",
+                    Select([], prompt="(none)", id="key-pair", compact=True),
+                    "key-pair",
+                    note=True,
                 )
                 yield from self._field(
                     "Type",
@@ -201,9 +205,7 @@ class WorkflowScreen(YunpipeScreen):
                 )
                 yield Label("Steps", classes="section-title")
                 with Horizontal(classes="field"):
-                    yield Select(
-                        [], prompt="algorithm from the catalog", id="add-algorithm", compact=True
-                    )
+                    yield Select([], prompt="pick an algorithm", id="add-algorithm", compact=True)
                     yield Button("Add", id="add-step", compact=True)
                 yield OptionList(id="steps")
                 with Horizontal(classes="button-row", id="step-buttons"):
@@ -222,14 +224,18 @@ class WorkflowScreen(YunpipeScreen):
         yield Footer()
 
     @staticmethod
-    def _field(label: str, widget: Any, key: str) -> ComposeResult:
+    def _field(label: str, widget: Any, key: str, note: bool = False) -> ComposeResult:
         with Vertical(classes="field-box"):
             with Horizontal(classes="field"):
                 yield Label(label)
                 yield widget
+            if note:
+                yield Label("", id=f"{key}-status", classes="field-note")
             yield Label("", id=f"{key}-error", classes="field-error")
 
     def on_mount(self) -> None:
+        if self.app.size.width < NARROW:
+            self.query_one("#preview-box").add_class("hidden")
         self.load_catalog()
         path = self.initial_path
         if path and Path(path).is_file():
@@ -293,6 +299,8 @@ class WorkflowScreen(YunpipeScreen):
             if key in ("input-bucket", "output-bucket", "name"):
                 touched = bool(self._value("#" + key)) or self.show_all_errors
                 messages = messages if touched else []
+            elif key == "steps" and not (self.steps or self.show_all_errors):
+                messages = []
             label.update("\n".join(messages))
             label.display = bool(messages)
         summary = self.query_one("#problems", Static)
@@ -349,12 +357,15 @@ class WorkflowScreen(YunpipeScreen):
             return  # a stale answer for a region no longer chosen
         self.key_pairs = message.names
         self._set_key_pair_options(self.wanted_key_pair or self._value("#key-pair"))
-        status = self.query_one("#key-pair-error", Label)
+        status = self.query_one("#key-pair-status", Label)
         if self.wanted_key_pair and self.wanted_key_pair not in message.names:
             status.update(f"key pair {self.wanted_key_pair!r} is not in this region")
             status.display = True
         elif not message.names:
-            status.update("no key pairs in this region (optional: instances work without)")
+            status.update("none in this region (optional)")
+            status.display = True
+        else:
+            status.update(f"{len(message.names)} in this region")
             status.display = True
 
     def _set_key_pair_options(self, keep: str) -> None:
@@ -368,7 +379,7 @@ class WorkflowScreen(YunpipeScreen):
 
     def worker_failure(self, worker: Worker[Any], line: str) -> None:
         if worker.group == "key-pairs":
-            label = self.query_one("#key-pair-error", Label)
+            label = self.query_one("#key-pair-status", Label)
             label.update(f"could not list key pairs: {line}")
             label.display = True
 

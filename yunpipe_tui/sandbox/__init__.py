@@ -1,7 +1,8 @@
 """The embedded AWS: moto's server in-process plus a local executor for what moto does not run.
 
-Needs the optional extra `sandbox` (moto, flask). Importing this package does not import moto;
-`Sandbox.start()` does. Core modules never import this package.
+Needs the optional extra `sandbox` (moto, flask). Importing this package imports neither moto nor
+the server module (the demo's transform runs as `python3 -m yunpipe_tui.sandbox.transform` and
+stays light); `Sandbox.start()` imports moto.
 
     from yunpipe_tui.sandbox import Sandbox, Timings
 
@@ -12,14 +13,17 @@ Needs the optional extra `sandbox` (moto, flask). Importing this package does no
 
 from __future__ import annotations
 
-from yunpipe_tui.sandbox.server import (
-    DUMMY_CREDENTIALS,
-    MOTO_VERSION,
-    Sandbox,
-    SandboxUnavailable,
-    Timings,
-    moto_available,
-)
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from yunpipe_tui.sandbox.server import (
+        DUMMY_CREDENTIALS,
+        MOTO_VERSION,
+        Sandbox,
+        SandboxUnavailable,
+        Timings,
+        moto_available,
+    )
 
 __all__ = [
     "DUMMY_CREDENTIALS",
@@ -29,3 +33,11 @@ __all__ = [
     "Timings",
     "moto_available",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from yunpipe_tui.sandbox import server
+
+        return getattr(server, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

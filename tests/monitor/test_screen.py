@@ -176,3 +176,26 @@ async def test_actions_redrive_terminate_upload(aws: Any, pipeline: Built, tmp_p
         await wait_for(pilot, lambda: screen.polls >= 4 and screen.app.screen is screen)
         body = aws.client("s3").get_object(Bucket=pipeline.target.input_bucket, Key="in.txt")
         assert body["Body"].read() == b"hello"
+
+
+async def test_no_redraw_under_a_modal_until_back(aws: Any, pipeline: Built) -> None:
+    write_journal(pipeline)
+    url = pipeline.urls[names.queue(PIPELINE, "s1")]
+    app = make(aws, pipeline=PIPELINE)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen))
+        screen = monitor_of(app)
+        await wait_for(pilot, lambda: screen.polls >= 1)
+        queues = screen.query_one("#queues", DataTable)
+        assert queues.get_cell("s1", "visible") == "0"
+        await pilot.press("question_mark")  # the help modal covers the monitor
+        await wait_for(pilot, lambda: app.screen is not screen)
+        aws.client("sqs").send_message(QueueUrl=url, MessageBody="x")
+        screen.action_refresh_now()  # a poll while covered: fetched, not drawn
+        await wait_for(pilot, lambda: screen.polls >= 2)
+        assert screen.snapshot.queue("s1").visible == 1
+        assert screen.shown is not screen.snapshot
+        assert queues.get_cell("s1", "visible") == "0"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen and screen.shown is screen.snapshot)
+        assert queues.get_cell("s1", "visible") == "1"

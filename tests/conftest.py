@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,3 +63,22 @@ def aws(mocked_aws: None):  # noqa: ANN201 - AwsContext, imported lazily
     from yunpipe_tui.aws import AwsContext, CallCounter
 
     return AwsContext(region="us-east-1", counter=CallCounter())
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[Any]:
+    """A running local sandbox (moto server on 127.0.0.1 + the local executor) with test timings,
+    for one test; empty at start, stopped after. Use `sandbox.aws_context()` for clients, or the
+    `sandbox_env` fixture to point this process's environment (AWS_ENDPOINT_URL...) at it."""
+    from yunpipe_tui.sandbox import Sandbox, Timings
+
+    with Sandbox(timings=Timings.fast(), workdir=tmp_path / "sandbox") as running:
+        yield running
+
+
+@pytest.fixture
+def sandbox_env(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The `sandbox`, with AWS_ENDPOINT_URL, dummy credentials and region set in os.environ."""
+    for name, value in sandbox.environ().items():
+        monkeypatch.setenv(name, value)
+    return sandbox

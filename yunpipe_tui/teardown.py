@@ -367,7 +367,7 @@ class Teardown:
             self.result.leftovers = leftovers(self.ctx, self.p, buckets)
             for item in self.result.leftovers:
                 self.sink(ev.Event(ev.WARNING, message=f"still present: {item}"))
-        failed = bool(self.result.failed)
+        failed = bool(self.result.failed or self.result.leftovers)
         if only is None:
             self.journal.set_status(jr.FAILED if failed else jr.TORN_DOWN)
         else:
@@ -525,8 +525,9 @@ def _tagged(ctx: AwsContext, pipeline: str, known: list[str]) -> list[str]:
     return out
 
 
-def resolve_pipeline(pipeline: str | None) -> jr.PipelineRecord:
-    """The named pipeline's journal, or the most recent one; NothingToTearDown when none."""
+def resolve_pipeline(pipeline: str | None, delete_buckets: bool = False) -> jr.PipelineRecord:
+    """The named pipeline's journal, or the most recent one; NothingToTearDown when none, or
+    when it is already torn down (unless its kept buckets are now to be deleted)."""
     if pipeline is None:
         record = jr.most_recent()
         if record is None:
@@ -538,6 +539,8 @@ def resolve_pipeline(pipeline: str | None) -> jr.PipelineRecord:
             f"nothing to tear down: no journal for pipeline {pipeline!r} "
             "(see `yunpipe status` for the known ones)"
         )
+    if record.status == jr.TORN_DOWN and not (delete_buckets and buckets_created(record)):
+        raise NothingToTearDown(f"nothing to tear down: pipeline {pipeline} is already torn down")
     return record
 
 
@@ -576,7 +579,7 @@ def teardown(
     delete_buckets: bool = False,
 ) -> TeardownResult:
     """Tear down `pipeline` (None: the most recent). Raises NothingToTearDown (exit 0)."""
-    record = resolve_pipeline(pipeline)
+    record = resolve_pipeline(pipeline, delete_buckets)
     return Teardown(record, ctx, sink).run(delete_buckets=delete_buckets)
 
 

@@ -42,7 +42,7 @@ def run_teardown(
         console.print(text, markup=False, highlight=False, soft_wrap=True)
 
     try:
-        record = td.resolve_pipeline(pipeline)
+        record = td.resolve_pipeline(pipeline, delete_buckets)
     except td.NothingToTearDown as exc:
         say(str(exc))
         return EXIT_OK

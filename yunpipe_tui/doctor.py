@@ -685,17 +685,22 @@ def _buckets(facts: Facts) -> list[str]:
 
 def check_buckets(facts: Facts) -> Outcome:
     s3 = _wf_ctx(facts).client("s3")
-    taken, ours, free = [], [], []
+    taken, ours, free, elsewhere = [], [], [], []
+    region = _wf_ctx(facts).region_name
     for bucket in _buckets(facts):
         try:
-            s3.head_bucket(Bucket=bucket)
-            ours.append(bucket)
+            answer = s3.head_bucket(Bucket=bucket)
+            headers = answer.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+            where = answer.get("BucketRegion") or headers.get("x-amz-bucket-region") or region
+            (ours if where == region else elsewhere).append(bucket)
         except Exception as exc:
             code = _code(exc)
             if code in ("404", "NoSuchBucket", "NotFound"):
                 free.append(bucket)
             elif code in ("403", "AccessDenied", "Forbidden"):
                 taken.append(bucket)
+            elif code in ("301", "PermanentRedirect", "400"):
+                elsewhere.append(bucket)
             else:
                 raise
     parts = []
@@ -703,14 +708,16 @@ def check_buckets(facts: Facts) -> Outcome:
         parts.append("free: " + ", ".join(free))
     if ours:
         parts.append("already yours (will be used): " + ", ".join(ours))
+    problems = []
     if taken:
-        return (
-            FAIL,
-            "taken by another account (choose other names): "
-            + ", ".join(taken)
-            + ("; " + "; ".join(parts) if parts else ""),
-            None,
+        problems.append("taken by another account (choose other names): " + ", ".join(taken))
+    if elsewhere:
+        problems.append(
+            f"exist in another region than {region} (S3 events reach only "
+            "a dispatcher in the bucket's region): " + ", ".join(elsewhere)
         )
+    if problems:
+        return FAIL, "; ".join(problems + parts), None
     return OK, "; ".join(parts), None
 
 

@@ -280,3 +280,44 @@ def test_workflow_without_default_vpc(iam_aws: Any, tmp_path: Any) -> None:
     assert result["workflow-network"].status == "fail"
     assert "no default VPC" in result["workflow-network"].detail
     assert result["workflow-key-pair"].status == "ok"
+
+
+def test_bucket_in_another_region_fails(iam_aws: Any, tmp_path: Any) -> None:
+    iam_aws.for_region("eu-west-1").client("s3").create_bucket(
+        Bucket="yunpipe-doctor-out",
+        CreateBucketConfiguration={"LocationConstraint": "eu-west-1"},
+    )
+    checks = [c for c in doctor.CHECKS if c.id in ("credentials", "workflow-buckets")]
+    result = by_id(doctor.run_checks(iam_aws, _workflow(tmp_path), checks=checks))
+    bucket = result["workflow-buckets"]
+    assert bucket.status == "fail", bucket
+    assert (
+        "another region than us-east-1" in bucket.detail and "yunpipe-doctor-out" in bucket.detail
+    )
+
+
+def test_a_failed_fix_does_not_stop_the_others(iam_aws: Any, run_cli: Any) -> None:
+    from yunpipe_tui.cli import Options
+
+    def deny(**_: Any) -> tuple[Any, dict[str, Any]]:
+        from botocore.awsrequest import AWSResponse
+
+        error = {"Code": "AccessDenied", "Message": "not for you"}
+        meta = {"HTTPStatusCode": 403}
+        return AWSResponse("https://iam", 403, {}, None), {"Error": error, "ResponseMetadata": meta}
+
+    original = Options.aws
+
+    def hooked(self: Options) -> Any:
+        ctx = original(self)
+        ctx.add_hook("before-call.iam.CreateServiceLinkedRole", deny)
+        return ctx
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Options, "aws", hooked)
+        code, out, _ = run_cli("doctor", "--fix", "--yes")
+    assert code == 1
+    assert "failed: fixing events-service-linked-role: CreateServiceLinkedRole failed: " in out
+    assert "AccessDenied: not for you" in out
+    assert "[✓] IAM role ecsInstanceRole" in out  # the other fixes were applied
+    assert "[✗] CloudWatch Events service-linked role" in out

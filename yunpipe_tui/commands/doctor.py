@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from yunpipe_tui.errors import EXIT_FAILED, EXIT_OK, InputError
+from yunpipe_tui.errors import EXIT_FAILED, EXIT_OK, InputError, YunpipeError
 
 if TYPE_CHECKING:
     from yunpipe_tui.doctor import CheckResult
@@ -62,7 +62,12 @@ def _apply_fixes(aws: Any, results: list[CheckResult], yes: bool, quiet: bool) -
         if not yes and not _confirm(f"Apply the fix for {r.title}?"):
             click.echo("  skipped", err=quiet)
             continue
-        click.echo("  " + apply_fix(aws, r.id), err=quiet)
+        try:
+            said = apply_fix(aws, r.id)
+        except YunpipeError as exc:  # one failed fix does not stop the others
+            click.echo(click.style("  failed: ", fg="red") + str(exc), err=quiet)
+            continue
+        click.echo("  " + said, err=quiet)
         applied += 1
     return applied
 

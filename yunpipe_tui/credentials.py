@@ -901,11 +901,33 @@ def install_provider(session: Any, profile: str | None = None) -> bool:
             profiles[name] = {"region": entry["region"]} if entry.get("region") else {}
         elif entry.get("region") and "region" not in profiles[name]:
             profiles[name]["region"] = entry["region"]
-        resolver = session.get_component("credential_provider")
-        if any(getattr(p, "METHOD", "") == PROVIDER_METHOD for p in resolver.providers):
+        provider = _provider_class()(name)
+        built = getattr(getattr(session, "_components", None), "_components", {})
+        if "credential_provider" in built:  # the chain exists already: add to it
+            _insert(built["credential_provider"], provider)
             return True
-        resolver.insert_before("shared-credentials-file", _provider_class()(name))
+
+        def create_resolver() -> Any:
+            # botocore's own lazy factory, plus our provider; built on first use as usual
+            from botocore.credentials import create_credential_resolver
+
+            resolver = create_credential_resolver(
+                session, region_name=getattr(session, "_last_client_region_used", None)
+            )
+            _insert(resolver, provider)
+            return resolver
+
+        session.lazy_register_component("credential_provider", create_resolver)
         return True
     except Exception as exc:
         log.debug("yunpipe keyring provider not installed: %s", exc)
         return False
+
+
+def _insert(resolver: Any, provider: Any) -> None:
+    if any(getattr(p, "METHOD", "") == PROVIDER_METHOD for p in resolver.providers):
+        return
+    try:
+        resolver.insert_before("shared-credentials-file", provider)
+    except Exception as exc:  # an unusual chain: leave it as botocore built it
+        log.debug("yunpipe keyring provider not inserted: %s", exc)

@@ -123,3 +123,18 @@ def test_the_scan_finds_a_planted_secret(tmp_path: Path) -> None:
     assert scan_for_secrets(tmp_path)
     (tmp_path / "leak.txt").unlink()
     assert not scan_for_secrets(tmp_path)
+
+
+def test_install_on_a_built_chain_once(memory_keyring: MemoryKeyring) -> None:
+    import botocore.session
+
+    credentials.set_profile("default", ACCESS_KEY, SECRET)
+    session = botocore.session.get_session()
+    resolver = session.get_component("credential_provider")  # built before we come
+    assert credentials.install_provider(session) is True
+    assert credentials.install_provider(session) is True
+    methods = [p.METHOD for p in resolver.providers]
+    assert methods.count("yunpipe-keyring") == 1
+    assert methods.index("yunpipe-keyring") + 1 == methods.index("shared-credentials-file")
+    # no entry for the profile: nothing is installed
+    assert credentials.install_provider(botocore.session.get_session(), "nobody") is False

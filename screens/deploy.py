@@ -162,6 +162,11 @@ def plan_counts(actions: dict[str, str]) -> dict[str, int]:
 
 
 class DeployScreen(YunpipeScreen):
+    # Below 100 columns the log panel is hidden (l shows it) so the tree keeps its width.
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [
+        (0, "-narrow"),
+        (100, "-wide"),
+    ]
     HELP_TITLE = "Deploy"
     HELP = (
         "Plan a workflow file: every resource with create / update / keep. Deploy asks for a "
@@ -215,7 +220,7 @@ class DeployScreen(YunpipeScreen):
                     placeholder="workflow file, e.g. workflow.json",
                     id="workflow-path",
                 )
-                yield Button("Plan", id="plan", variant="primary")
+                yield Button("Plan", id="plan", variant="primary", compact=True)
             yield Static("", id="deploy-summary", markup=False)
             with Horizontal(id="deploy-body"):
                 yield Tree("pipeline", id="deploy-tree")
@@ -223,11 +228,13 @@ class DeployScreen(YunpipeScreen):
                     id="deploy-log", markup=False, wrap=True, max_lines=2000, min_width=20
                 )
             with Horizontal(id="deploy-actions"):
-                yield Button("Deploy", id="deploy-button", variant="success")
-                yield Button("Cancel deploy", id="cancel-button", variant="warning")
-                yield Button("Retry", id="retry-button", variant="primary")
-                yield Button("Tear down this run", id="rollback-button", variant="error")
-                yield Button("Open monitor", id="monitor-button", variant="primary")
+                yield Button("Deploy", id="deploy-button", variant="success", compact=True)
+                yield Button("Cancel deploy", id="cancel-button", variant="warning", compact=True)
+                yield Button("Retry", id="retry-button", variant="primary", compact=True)
+                yield Button(
+                    "Tear down this run", id="rollback-button", variant="error", compact=True
+                )
+                yield Button("Open monitor", id="monitor-button", variant="primary", compact=True)
         yield Footer()
 
     def on_mount(self) -> None:

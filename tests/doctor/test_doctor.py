@@ -321,3 +321,25 @@ def test_a_failed_fix_does_not_stop_the_others(iam_aws: Any, run_cli: Any) -> No
     assert "AccessDenied: not for you" in out
     assert "[✓] IAM role ecsInstanceRole" in out  # the other fixes were applied
     assert "[✗] CloudWatch Events service-linked role" in out
+
+
+def test_cli_with_a_workflow_file(iam_aws: Any, run_cli: Any, tmp_path: Any) -> None:
+    path = tmp_path / "wf.json"
+    path.write_text(
+        json.dumps(
+            {
+                "input_s3_name": "yunpipe-doctor-in",
+                "output_s3_name": "yunpipe-doctor-out",
+                "key_pair": "",
+                "region": "us-east-1",
+                "process": {"type": "single_run", "algorithms": [{"name": "not-registered"}]},
+            }
+        )
+    )
+    code, out, err = run_cli("doctor", "--json", "-f", str(path))
+    assert code == 1, err  # the roles are missing; the unregistered algorithm is validate's job
+    ids = [c["id"] for c in json.loads(out)["checks"]]
+    assert ids == doctor.check_ids(workflow=True)
+    path.write_text("{")
+    code, _, err = run_cli("doctor", "-f", str(path))
+    assert code == 2 and "malformed JSON" in err

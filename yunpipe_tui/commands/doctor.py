@@ -95,10 +95,10 @@ def command(
 
     workflow = None
     if workflow_file:
-        from yunpipe_tui.catalog import default_catalog
         from yunpipe_tui.workflow import load_workflow
 
-        workflow = load_workflow(workflow_file, default_catalog())
+        # the file's shape only: whether its algorithms are registered is `validate`'s business
+        workflow = load_workflow(workflow_file)
     if fix and not yes and not sys.stdin.isatty():
         raise InputError(
             "--fix asks before each change; pass --yes when not in a terminal", file="--fix"

@@ -90,3 +90,19 @@ def test_rich_view_renders(aws: Any) -> None:
     text = console.export_text()
     assert names.queue(PIPELINE, "s1") in text and "Instances" in text and "(none)" in text
     assert sparkline([0, 4, 8]) == "▁▅█" and sparkline([0, 0]) == "▁▁" and sparkline([]) == ""
+
+
+def test_needs_no_keyring_with_env_credentials(aws: Any, capsys, monkeypatch) -> None:
+    """Over SSH: credentials from the environment, and any keyring use would fail loudly."""
+    import keyring
+
+    def no_keyring(*_: Any, **__: Any) -> None:
+        raise AssertionError("the monitor touched the keyring")
+
+    for name in ("get_keyring", "get_password", "get_credential", "set_password"):
+        monkeypatch.setattr(keyring, name, no_keyring)
+    built = build_pipeline(aws)
+    write_journal(built)
+    code, out, err = run_cli(capsys, "--once", "--json")
+    assert code == 0, err
+    assert json.loads(out)["pipeline"] == PIPELINE

@@ -11,9 +11,9 @@ API-call budget per poll (steady state): at most 2 × steps + 4 —
     since left the list (that is how their stop reasons are shown; skipped when there are none);
   - ONE `cloudwatch:DescribeAlarms` with the pipeline's alarm-name prefix.
 Lookups whose answer never changes are cached on the `Monitor` across polls and cost calls only
-the first time: `sqs:GetQueueUrl` when the journal did not record a URL, and
+the first time: `sqs:GetQueueUrl` when the journal did not record a URL,
 `ecs:DescribeContainerInstances` for container instances not seen before (to map a task to the
-EC2 instance it runs on).
+EC2 instance it runs on), and one `ecs:ListTasks` of recently STOPPED tasks on the first poll.
 
 The oldest message's age is not part of SQS's queue attributes; CloudWatch's
 `ApproximateAgeOfOldestMessage` metric would cost one more call per poll (over budget, and moto
@@ -347,6 +347,7 @@ class Monitor:
                 self._urls[s.dlq_name] = s.dlq_url
         self._container_instances: dict[str, str] = {}  # container instance ARN → EC2 id
         self._seen_tasks: deque[str] = deque(maxlen=REMEMBERED_TASKS)
+        self._seeded = False  # recently stopped tasks listed once, on the first poll
         self._family_step = {s.task_family: s.step for s in target.steps}
         workers = max_workers or min(48, 2 * len(target.steps) + 4)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="yunpipe-monitor")
@@ -542,6 +543,14 @@ class Monitor:
             if error_code(exc) == "ClusterNotFoundException":
                 return []  # no cluster yet (or torn down): no tasks, not an error
             raise
+        if not self._seeded:
+            # Once: the recently stopped tasks (ECS keeps them about an hour), so their stop
+            # reasons show from the first poll; later ones are caught as they leave the list.
+            stopped = ecs.list_tasks(
+                cluster=self.target.cluster, desiredStatus="STOPPED", maxResults=RECENT_TASKS
+            ).get("taskArns", [])
+            self._seen_tasks.extend(reversed(stopped))
+            self._seeded = True
         wanted = list(dict.fromkeys([*arns, *reversed(self._seen_tasks)]))[:100]
         if not wanted:
             return []

@@ -97,6 +97,10 @@ def test_instances_alarms_and_tasks(aws, pipeline) -> None:
     assert stopped.stop_reason == "Essential container exited"
     assert not stopped.active
     assert snap2.tasks[-1].arn == arns[0]  # active tasks first
+    # A monitor started later shows the stopped task (and its reason) from its first poll.
+    with Monitor(aws, pipeline.target) as fresh:
+        first = {t.arn: t for t in fresh.poll().tasks}
+    assert first[arns[0]].stop_reason == "Essential container exited"
 
 
 def test_call_budget_per_poll(aws) -> None:
@@ -118,6 +122,7 @@ def test_call_budget_per_poll(aws) -> None:
         cold = aws.counter.snapshot()
         assert cold.get("sqs.GetQueueUrl") == 6  # cached from now on
         assert cold.get("ecs.DescribeContainerInstances") == 1
+        assert cold.get("ecs.ListTasks") == 2  # RUNNING, and once the recently STOPPED
         for _ in range(3):
             aws.counter.reset()
             snap = mon.poll()

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from yunpipe_tui.sandbox.server import Sandbox
 
 LOG = logging.getLogger("yunpipe.sandbox.lambda")
+ASYNC_RETRIES = 2
 DISPATCHER_SERVICES = ("sqs", "ecs", "ec2", "cloudwatch", "s3", "logs")
 
 
@@ -151,7 +152,9 @@ class LambdaBridge:
         return True, self.call(snapshot, event)
 
     # ----------------------------------------------------------------- running
-    def submit(self, snapshot: FunctionSnapshot, event: Any, origin: str = "") -> None:
+    def submit(
+        self, snapshot: FunctionSnapshot, event: Any, origin: str = "", attempt: int = 0
+    ) -> None:
         pool = self._pool
         if pool is None:
             LOG.warning("event for %s dropped: the sandbox is stopping", snapshot.name)
@@ -159,12 +162,12 @@ class LambdaBridge:
         with self._inflight_lock:
             self._inflight += 1
         try:
-            pool.submit(self._run, snapshot, event, origin)
+            pool.submit(self._run, snapshot, event, origin, attempt)
         except RuntimeError:  # pool shut down between the check and the submit
             with self._inflight_lock:
                 self._inflight -= 1
 
-    def _run(self, snapshot: FunctionSnapshot, event: Any, origin: str) -> None:
+    def _run(self, snapshot: FunctionSnapshot, event: Any, origin: str, attempt: int = 0) -> None:
         try:
             result = self.call(snapshot, event)
             LOG.info("%s (%s) → %s", snapshot.name, origin, _short(result))
@@ -175,6 +178,15 @@ class LambdaBridge:
             LOG.exception("%s (%s) failed", snapshot.name, origin)
             self.sandbox.activity.add("lambda_errors")
             self.sandbox.activity.error(f"{snapshot.name}: {type(exc).__name__}: {exc}")
+            if origin != "schedule" and attempt < ASYNC_RETRIES and not self._stop.is_set():
+                # Lambda retries a failed asynchronous invocation twice (after 1 and 2 minutes
+                # on AWS; sandbox-scaled to the reconcile interval).
+                delay = self.sandbox.timings.reconcile * (attempt + 1)
+                timer = threading.Timer(
+                    delay, self.submit, (snapshot, event, origin + " retry", attempt + 1)
+                )
+                timer.daemon = True
+                timer.start()
         finally:
             with self._inflight_lock:
                 self._inflight -= 1

@@ -34,10 +34,16 @@ class YunpipeScreen(Screen[Any]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # the bottom screen (Home) has nowhere to go back to
-        return not (action == "back" and len(self.app.screen_stack) <= 2)
+        return not (action == "back" and self.is_bottom)
+
+    @property
+    def is_bottom(self) -> bool:
+        """True for the first screen the wizard shows (Home): nowhere to go back to."""
+        stack = self.app.screen_stack
+        return self not in stack or stack.index(self) <= 1
 
     def action_back(self) -> None:
-        if len(self.app.screen_stack) > 2:
+        if self.app.screen is self and not self.is_bottom:
             self.app.pop_screen()
 
     def worker_failure(self, worker: Worker[Any], line: str) -> None:

@@ -26,6 +26,8 @@ def binding_rows(screen: Screen[Any]) -> list[tuple[str, str]]:
         binding = active.binding
         if not binding.description or binding.action in seen:
             continue
+        if screen.check_action(binding.action.split("(")[0], ()) is False:
+            continue  # hidden here (e.g. Back on Home)
         seen.add(binding.action)
         shown = binding.key_display or screen.app.get_key_display(binding)
         rows.append((shown or key, binding.description))

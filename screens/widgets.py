@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from rich.syntax import Syntax
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.highlight import highlight
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
@@ -57,9 +58,9 @@ def summarize_checks(checks: Iterable[Any]) -> str:
     return " · ".join(parts)
 
 
-def json_view(text: str) -> Syntax:
-    """Highlighted JSON (Pygments; no tree-sitter needed), plain under NO_COLOR."""
-    return Syntax(text, "json", theme="ansi_dark", word_wrap=False, background_color="default")
+def json_view(text: str) -> Content:
+    """Highlighted JSON in the app theme's colours (Pygments underneath; no tree-sitter)."""
+    return highlight(text, language="json")
 
 
 class ConfirmModal(ModalScreen[bool]):

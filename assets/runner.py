@@ -350,9 +350,11 @@ class Runner:
             return EXIT_CONFIG
         log("runner started", queue=self.config.queue_url, algorithm=self.config.algorithm)
         idle_since = time.monotonic()
+        # Exit only after a poll found nothing, so YUNPIPE_IDLE_SECONDS=0 still drains the queue.
+        found_nothing = False
         while not self.stopping:
             idle_for = time.monotonic() - idle_since
-            if idle_for >= self.config.idle_seconds:
+            if idle_for >= self.config.idle_seconds and found_nothing:
                 log("queue empty; exiting", idle_seconds=self.config.idle_seconds)
                 return EXIT_OK
             left = math.ceil(max(0.0, self.config.idle_seconds - idle_for))
@@ -365,6 +367,7 @@ class Runner:
                 log("receive failed", error=str(exc))
                 time.sleep(min(5.0, max(0.2, self.config.idle_seconds / 10)))
                 continue
+            found_nothing = message is None
             if message is None:
                 if wait < 1:
                     time.sleep(0.2)  # never a busy loop, even with a zero long-poll wait

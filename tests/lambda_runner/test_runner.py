@@ -338,3 +338,12 @@ def test_sigterm_while_waiting_exits_at_once(tmp_path: Path, moto_server: str) -
         if process.poll() is None:
             process.kill()
     assert process.returncode == 0
+
+
+def test_zero_idle_still_processes_what_is_queued(clients: dict[str, Any], tmp_path: Path) -> None:
+    urls = make_pipe(clients)
+    clients["s3"].put_object(Bucket="in-bucket", Key="now.txt", Body=b"go")
+    config = config_for(tmp_path, urls["queue"], UPPER + " $input $output", YUNPIPE_IDLE_SECONDS=0)
+    assert r.run(config, clients) == 0
+    # The S3 test event came first; the runner keeps going while messages keep coming.
+    assert clients["s3"].get_object(Bucket="out-bucket", Key="Result-upper-now.txt")

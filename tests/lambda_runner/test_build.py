@@ -91,6 +91,7 @@ def test_no_build_without_user_records_no_image(seed_dir: Path, capsys: Any) -> 
     assert code == 0
     assert "--no-build given" in out and "docker build -t change123-s3" in out
     assert "docker push" not in out and "add -u USER" in out
+    assert "has no yunpipe runner" in out
     alg = Catalog().get("change123-s3")
     assert alg is not None and alg.image == "" and alg.run_image == "wangyx2005/change123"
 

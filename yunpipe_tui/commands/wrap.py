@@ -89,5 +89,8 @@ def command(
                 "before deploying"
             )
         else:
-            click.echo(f"tasks will run {algorithm.run_image} until a wrapped image is pushed (-u)")
+            click.echo(
+                f"no wrapped image recorded: on AWS, tasks would run {algorithm.run_image}, which "
+                "has no yunpipe runner; wrap again with -u USER to build and push one"
+            )
     return EXIT_OK

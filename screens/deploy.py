@@ -27,6 +27,7 @@ from textual.widgets import Button, Footer, Header, Input, RichLog, Static, Tree
 from textual.widgets.tree import TreeNode
 from textual.worker import Worker
 from yunpipe_tui.screens._base import YunpipeScreen
+from yunpipe_tui.screens.monitor_widgets import ScreenActions
 
 from yunpipe_tui import events as ev
 
@@ -168,6 +169,14 @@ class DeployScreen(YunpipeScreen):
         (100, "-wide"),
     ]
     HELP_TITLE = "Deploy"
+    COMMANDS: ClassVar[set[Any]] = {ScreenActions}
+    PALETTE: ClassVar[list[tuple[str, str, str]]] = [
+        ("Deploy: deploy the plan", "Create/update the planned resources", "deploy"),
+        ("Deploy: cancel safely", "Finish what is in flight, start nothing new", "cancel_deploy"),
+        ("Deploy: retry", "Run the deploy again (it converges)", "retry"),
+        ("Deploy: tear down this run", "Remove what this run created", "rollback"),
+        ("Deploy: open the monitor", "Watch the deployed pipeline", "monitor"),
+    ]
     HELP = (
         "Plan a workflow file: every resource with create / update / keep. Deploy asks for a "
         "confirmation, then shows each resource as it is made (spinner, ✓ or ✗ with the reason "

@@ -22,7 +22,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Label, Sparkline, Static
 from textual.worker import Worker
 from yunpipe_tui.screens._base import YunpipeScreen
-from yunpipe_tui.screens.monitor_widgets import PathModal, cursor_key, sync_rows
+from yunpipe_tui.screens.monitor_widgets import PathModal, ScreenActions, cursor_key, sync_rows
 
 from yunpipe_tui.monitor import (
     History,
@@ -155,6 +155,14 @@ class MonitorScreen(YunpipeScreen):
     """Watch one pipeline. `pipeline=None` watches the most recently deployed one."""
 
     HELP_TITLE = "Monitor"
+    COMMANDS: ClassVar[set[Any]] = {ScreenActions}
+    PALETTE: ClassVar[list[tuple[str, str, str]]] = [
+        ("Monitor: refresh now", "Poll the pipeline now", "refresh_now"),
+        ("Monitor: pause or resume", "Stop or restart the polling", "toggle_pause"),
+        ("Monitor: upload a file", "Upload a local file to the input bucket", "upload"),
+        ("Monitor: redrive dead letters", "Move the selected step's DLQ back", "redrive"),
+        ("Monitor: terminate instance", "Terminate the selected instance", "terminate"),
+    ]
     HELP = (
         "Per step: the work queue (visible, in flight, delayed, oldest message, dead letters) "
         "with its history, the instances the dispatcher launched (uptime, running tasks, idle "

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Static
@@ -91,3 +93,32 @@ class PathModal(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class ScreenActions(Provider):
+    """The command palette's entries for the calling screen's main actions.
+
+    A screen lists them in `PALETTE = [(title, help, action_name), ...]`; entries whose action
+    is not allowed right now (`check_action` says False) are left out.
+    """
+
+    def _entries(self) -> list[tuple[str, str, Any]]:
+        screen = self.screen
+        out = []
+        for title, help_text, action in getattr(screen, "PALETTE", ()):
+            allowed = screen.check_action(action, ())
+            if allowed is False:
+                continue
+            out.append((title, help_text, partial(screen.run_action, action)))
+        return out
+
+    async def discover(self) -> Hits:
+        for title, help_text, callback in self._entries():
+            yield DiscoveryHit(title, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for title, help_text, callback in self._entries():
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(title), callback, help=help_text)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from botocore.exceptions import ClientError
+from textual.command import CommandList
 from textual.widgets import DataTable, Static
 from yunpipe_tui.screens.monitor import MonitorScreen
 
@@ -199,3 +200,27 @@ async def test_no_redraw_under_a_modal_until_back(aws: Any, pipeline: Built) -> 
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is screen and screen.shown is screen.snapshot)
         assert queues.get_cell("s1", "visible") == "1"
+
+
+async def test_command_palette_offers_the_monitor_actions(aws: Any, pipeline: Built) -> None:
+    write_journal(pipeline)
+    app = make(aws, pipeline=PIPELINE)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen))
+        screen = monitor_of(app)
+        await wait_for(pilot, lambda: screen.polls >= 1)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"pause or resume")
+        for _ in range(100):  # the palette gathers hits in a worker
+            await pilot.pause()
+            hits = app.screen.query(CommandList)
+            if hits and hits.first().option_count:
+                break
+        commands = app.screen.query_one(CommandList)
+        titles = [str(commands.get_option_at_index(i).prompt) for i in range(commands.option_count)]
+        assert any("Monitor: pause or resume" in t for t in titles), titles
+        if commands.highlighted is None:
+            await pilot.press("down")
+        assert "pause or resume" in str(commands.get_option_at_index(commands.highlighted).prompt)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: screen.paused)

@@ -799,6 +799,10 @@ def resolve_target(pipeline: str | None = None, aws: AwsContext | None = None) -
             )
         return target_from_record(record)
     record = journal.load(pipeline)
+    if record is not None and record.status == journal.TORN_DOWN:
+        raise YunpipeError(
+            f"pipeline {pipeline!r} was torn down; deploy it again with `yunpipe deploy -f FILE`"
+        )
     if record is not None and record.steps:
         return target_from_record(record)
     found = discover_target(aws, pipeline) if aws is not None else None

@@ -106,3 +106,12 @@ def test_needs_no_keyring_with_env_credentials(aws: Any, capsys, monkeypatch) ->
     code, out, err = run_cli(capsys, "--once", "--json")
     assert code == 0, err
     assert json.loads(out)["pipeline"] == PIPELINE
+
+
+def test_torn_down_pipeline_is_named_as_such(aws: Any, capsys) -> None:
+    built = build_pipeline(aws)
+    write_journal(built, status="torn-down")
+    code, _, err = run_cli(capsys, PIPELINE, "--once")
+    assert code == 1 and "was torn down" in err
+    code, _, err = run_cli(capsys, "--once")  # not the most recent deployed one either
+    assert code == 1 and "no pipeline deployed" in err

@@ -133,6 +133,25 @@ def test_a_burst_launches_one_instance_which_is_terminated_when_idle(
     for key, body in wanted.items():
         assert arrived.found[key][0] == apply(["reverse"], body.decode()).encode()
 
+    # Every task ran the runner to its end: stopped in ECS with the container's exit code, and
+    # its output shipped to the pipeline's log group (as the awslogs driver would).
+    ecs = ctx.client("ecs")
+    cluster = names.cluster("burst")
+    assert _until(lambda: sandbox.wait_quiet(timeout=1), timeout=20)
+    stopped = ecs.list_tasks(cluster=cluster, desiredStatus="STOPPED")["taskArns"]
+    assert stopped
+    for task in ecs.describe_tasks(cluster=cluster, tasks=stopped)["tasks"]:
+        assert task["lastStatus"] == "STOPPED"
+        assert task["stoppedReason"] == "Essential container in task exited"
+        assert task["containers"][0]["exitCode"] == 0
+    logs = ctx.client("logs")
+    streams = logs.describe_log_streams(logGroupName=names.log_group("burst"))["logStreams"]
+    assert streams and all(s["logStreamName"].startswith("s1/algorithm/") for s in streams)
+    events = logs.get_log_events(
+        logGroupName=names.log_group("burst"), logStreamName=streams[0]["logStreamName"]
+    )["events"]
+    assert events
+
     launched = _instances(ctx, "burst")
     assert len(launched) == 1, [i["InstanceId"] for i in launched]
     instance = launched[0]["InstanceId"]

@@ -54,7 +54,11 @@ class SandboxUnavailable(YunpipeError):
 
 
 def moto_available() -> bool:
-    return all(importlib.util.find_spec(m) is not None for m in ("moto", "flask", "flask_cors"))
+    """Whether the `sandbox` extra is installed (without importing it)."""
+    try:
+        return all(importlib.util.find_spec(m) is not None for m in ("moto", "flask", "flask_cors"))
+    except (ImportError, ValueError):
+        return False
 
 
 @dataclass(frozen=True)

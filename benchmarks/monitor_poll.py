@@ -116,6 +116,11 @@ def main() -> None:
             f"API calls per poll: {max(calls)} (budget 2*steps+4 = {budget}) "
             f"-> ratio {max(calls) / budget:.2f}"
         )
+        added = median - statistics.median(base)
+        print(
+            f"time added by the latency: {added * 1000:.0f} ms for {max(calls)} calls "
+            f"({added / latency:.1f} call latencies: the calls overlap)"
+        )
         cpu = statistics.median(CLIENT_CPU)
         print(f"client CPU per poll (botocore, threads): {cpu * 1000:.0f} ms")
         serial = max(calls) * latency

@@ -204,6 +204,7 @@ class MonitorScreen(YunpipeScreen):
         self.polls = 0
         self.polling = False
         self.refresh_wanted = False
+        self.asked = False  # a refresh the user asked for (drawn even while paused)
         self.error_line = ""
         self._timer: Timer | None = None
         self._closed = False
@@ -308,7 +309,8 @@ class MonitorScreen(YunpipeScreen):
         self.snapshot = snap
         self.history = append_history(self.history, snap)
         self.failures = self.failures + 1 if snap.errors else 0
-        if not self.paused and self.app.screen is self:
+        asked, self.asked = self.asked, False  # `r` while paused: show what was fetched
+        if (asked or not self.paused) and self.app.screen is self:
             self.redraw()
         self._schedule()
 
@@ -410,6 +412,7 @@ class MonitorScreen(YunpipeScreen):
 
     # --- keys -------------------------------------------------------------------------------
     def action_refresh_now(self) -> None:
+        self.asked = True
         if self._timer is not None:
             self._timer.stop()
             self._timer = None

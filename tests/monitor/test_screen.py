@@ -113,9 +113,13 @@ async def test_pause_interval_and_no_pipeline(aws: Any, pipeline: Built) -> None
         await wait_for(pilot, lambda: screen.polls >= 1)
         await pilot.press("space")
         assert screen.paused and screen._timer is None
+        aws.client("sqs").send_message(
+            QueueUrl=pipeline.urls[names.queue(PIPELINE, "s1")], MessageBody="x"
+        )
         await pilot.press("r")  # refresh now still works while paused, without rescheduling
         await wait_for(pilot, lambda: screen.polls >= 2)
         assert screen._timer is None
+        assert screen.query_one("#queues", DataTable).get_cell("s1", "visible") == "1"
         await pilot.press("space")
         await wait_for(pilot, lambda: screen.polls >= 3)
         assert not screen.paused and screen._timer is not None

@@ -51,7 +51,8 @@ def command(port: int, fast: bool) -> int:
         return EXIT_USAGE
     os.environ.update(sandbox.environ())
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    for number in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C, kill: stop cleanly either way
+        signal.signal(number, lambda *_: stop.set())
     try:
         click.echo(f"# yunpipe sandbox: an emulated AWS on {sandbox.endpoint} (LOCAL SANDBOX)")
         click.echo("# paste these lines into another shell, then run yunpipe or aws there:")

@@ -2,8 +2,15 @@
 
 - Instances the dispatcher launched (tagged `yunpipe:managed=true`, running) register as container
   instances of the cluster their user data names (`ECS_CLUSTER=...`; the pipeline's cluster by
-  tag otherwise), with an identity document carrying the real moto instance id. Their CPU and
-  memory are those of the instance type (set by `patches`; moto alone fixes 4096 / 7482).
+  tag otherwise), with an identity document carrying the real moto instance id.
+- Resources: moto registers every container instance with CPU 4096 / memory 7482 whatever the
+  instance, and its API offers no way to change that (`totalResources` in the request is
+  ignored). What we could set: `patches` sets the registered and remaining CPU (vCPUs × 1024) and
+  memory (MiB less 256 for the agent, Docker and the OS; `yunpipe_tui.instance_types`, else
+  moto's own instance-type table) on moto's model at registration, so ECS placement really runs
+  out of room. What we could not: the PORTS set stays moto's fixed list, `pendingTasksCount` is
+  always 0, and agent/Docker versions are moto's constants. The `ecs.instance-type`, AMI and
+  availability-zone attributes come from the EC2 instance, as on AWS.
 - An instance with no running or pending task for `Timings.instance_idle` seconds is deregistered,
   terminated and its idle alarm deleted: moto never runs alarm actions.
 - An instance terminated by someone else (teardown) is deregistered: moto keeps it registered.

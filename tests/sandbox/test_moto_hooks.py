@@ -277,3 +277,23 @@ def test_a_failed_asynchronous_invocation_is_retried_as_lambda_does(
     bodies = _receive(ctx, queue, wait=5)  # the retry comes Timings.fast().reconcile (1 s) later
     assert [b["event"]["Records"][0]["s3"]["object"]["key"] for b in bodies] == ["once.txt"]
     assert sandbox.activity.snapshot()["lambda_errors"] == errors_before + 1
+
+
+def test_other_functions_get_a_lambda_error_and_nothing_is_printed(
+    sandbox: Sandbox, ctx: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
+    iam, lam = ctx.client("iam"), ctx.client("lambda")
+    role = iam.create_role(RoleName="plain", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    lam.create_function(
+        FunctionName="not-a-dispatcher",
+        Runtime="python3.12",
+        Role=role,
+        Handler="app.handler",
+        Code={"ZipFile": zip_of({"app.py": "def handler(event, context):\n    return 1\n"})},
+    )
+    answer = lam.invoke(FunctionName="not-a-dispatcher", Payload=b"{}")
+    assert answer["FunctionError"] == "Unhandled"
+    assert json.loads(answer["Payload"].read())["errorType"] == "SandboxUnsupported"
+    out, err = capfd.readouterr()
+    assert "docker" not in (out + err).lower()
+    assert out == "" and err == ""

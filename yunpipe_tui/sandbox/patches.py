@@ -6,8 +6,9 @@ AWS in the emulation, never in yunpipe's real code:
 
 - S3 → Lambda: moto delivers the notification by running the function in Docker
   (`moto.s3.notifications._invoke_awslambda`); we hand the event to the LambdaBridge instead.
-- Lambda `Invoke` of a yunpipe function: also through the bridge (moto would try Docker and log
-  `error running docker`).
+- Lambda `Invoke` of a yunpipe function: also through the bridge (moto would try Docker and
+  print `error running docker` and Docker warnings to the terminal); any other function answers
+  a Lambda-style error instead of reaching moto's Docker path.
 - ECS `run_task` on a cluster without container instances: moto raises a bare Exception (HTTP 500,
   which botocore retries for seconds); AWS answers InvalidParameterException
   "No Container Instances were found in your cluster." — we answer that.
@@ -115,7 +116,16 @@ def _patched_lambda_invoke(
         response_headers["x-amz-function-error"] = "Unhandled"
         return json.dumps({"errorMessage": str(exc), "errorType": type(exc).__name__}).encode()
     if not handled:
-        return original(self, body, request_headers, response_headers)
+        # moto would try Docker and print to the terminal; the sandbox answers as Lambda does
+        # for a function that cannot run.
+        response_headers["x-amz-function-error"] = "Unhandled"
+        return json.dumps(
+            {
+                "errorType": "SandboxUnsupported",
+                "errorMessage": f"the local sandbox runs only yunpipe dispatchers (Python zip "
+                f"code with dispatch() and DispatcherConfig); {self.function_name} was not run",
+            }
+        ).encode()
     if asynchronous:
         return ""
     return json.dumps(result).encode("utf-8")

@@ -526,8 +526,9 @@ def _tagged(ctx: AwsContext, pipeline: str, known: list[str]) -> list[str]:
 
 
 def resolve_pipeline(pipeline: str | None, delete_buckets: bool = False) -> jr.PipelineRecord:
-    """The named pipeline's journal, or the most recent one; NothingToTearDown when none, or
-    when it is already torn down (unless its kept buckets are now to be deleted)."""
+    """The named pipeline's journal (even if torn down: teardown is idempotent and its
+    cross-check still runs), or the most recent one not torn down; NothingToTearDown when none.
+    """
     if pipeline is None:
         record = jr.most_recent()
         if record is None:
@@ -539,8 +540,6 @@ def resolve_pipeline(pipeline: str | None, delete_buckets: bool = False) -> jr.P
             f"nothing to tear down: no journal for pipeline {pipeline!r} "
             "(see `yunpipe status` for the known ones)"
         )
-    if record.status == jr.TORN_DOWN and not (delete_buckets and buckets_created(record)):
-        raise NothingToTearDown(f"nothing to tear down: pipeline {pipeline} is already torn down")
     return record
 
 

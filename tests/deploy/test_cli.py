@@ -53,6 +53,9 @@ def test_deploy_yes_then_status_then_teardown(cli_env: Any, tmp_path: Path, caps
     assert code == 0 and "nothing to tear down" in out
     code, out, _ = run_cli(["clean-up", "--yes"], capsys)
     assert code == 0 and "nothing to tear down" in out
+    # naming the torn-down pipeline runs the idempotent cross-check and says so
+    code, out, _ = run_cli(["teardown", "demo", "--yes"], capsys)
+    assert code == 0 and "nothing to tear down for demo: everything was already gone" in out
 
 
 def test_no_terminal_and_no_yes_exits_2(cli_env: Any, tmp_path: Path, capsys: Any) -> None:

@@ -180,11 +180,7 @@ def test_teardown_leaves_only_buckets_and_objects(
     assert journal.load("demo").status == journal.TORN_DOWN
     assert journal.most_recent() is None
     # idempotent: a second teardown finds nothing to do; the kept buckets can still go later
-    from yunpipe_tui.teardown import NothingToTearDown, Teardown
-
-    with pytest.raises(NothingToTearDown, match="already torn down"):
-        teardown("demo", ctx)
-    again = Teardown(journal.load("demo"), ctx).run()
+    again = teardown("demo", ctx)
     assert again.ok and not again.deleted
     later = teardown("demo", ctx, delete_buckets=True)
     assert later.ok and snapshot(ctx)["buckets"] == before["buckets"]

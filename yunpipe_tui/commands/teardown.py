@@ -87,6 +87,9 @@ def run_teardown(
             click.echo(f"error: {line}", err=True)
     if result.leftovers:
         say("Still present after teardown: " + ", ".join(result.leftovers))
+    if result.ok and not result.deleted:
+        say(f"nothing to tear down for {record.pipeline}: everything was already gone")
+        return EXIT_OK
     if result.ok:
         say(
             f"pipeline {record.pipeline} torn down: {len(result.deleted)} removed, "

@@ -66,6 +66,9 @@ def test_plain_lines_when_not_a_terminal(aws: Any, capsys) -> None:
     lines = out.splitlines()
     assert len(lines) == 1
     assert f" {PIPELINE} s1:visible=0,in_flight=0,delayed=0,dead_letter=0 " in lines[0]
+    # Without a terminal the full-screen view is not attempted: the same plain lines.
+    code, out, _ = run_cli(capsys, "--interval", "1", "--polls", "1")
+    assert code == 0 and len(out.splitlines()) == 1 and " s2:visible=0," in out
 
 
 def test_json_needs_once(mocked_aws: None, capsys) -> None:

@@ -28,3 +28,25 @@ def test_hooks_are_installed_only_while_a_sandbox_runs(tmp_path: Any) -> None:
     assert not patches.is_installed()
     assert notifications._invoke_awslambda is original
     assert EC2ContainerServiceBackend.run_task is original_run_task
+
+
+def test_a_sandbox_starts_empty_and_reset_empties_it(tmp_path: Any) -> None:
+    with Sandbox(workdir=tmp_path / "one", executor=False) as sandbox:
+        ctx = sandbox.aws_context()
+        ctx.client("s3").create_bucket(Bucket="left-behind")
+    with Sandbox(workdir=tmp_path / "two", executor=False) as sandbox:
+        s3 = sandbox.aws_context().client("s3")
+        assert s3.list_buckets()["Buckets"] == []  # moto's state is per process: reset at start
+        s3.create_bucket(Bucket="during-test")
+        sandbox.reset()
+        assert s3.list_buckets()["Buckets"] == []
+        # The manual ECS task transitions survive the reset.
+        from moto.moto_api import state_manager
+
+        assert state_manager.get_transition("ecs::task")["times"] == 1_000_000_000
+        env = sandbox.environ()
+        assert env["AWS_ENDPOINT_URL"] == sandbox.endpoint
+        assert env["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
+    from moto.moto_api import state_manager
+
+    assert state_manager.get_transition("ecs::task")["times"] == 1  # moto's own default again

@@ -213,6 +213,8 @@ class HomeScreen(YunpipeScreen):
                 )
         table.display = bool(message.pipelines)
         empty.display = not message.pipelines
+        if message.pipelines and self.focused is None:
+            table.focus()
         empty.update(
             "No pipeline deployed from this machine yet. Build one on Workflow (w), "
             "then Deploy (p)."

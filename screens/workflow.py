@@ -548,6 +548,7 @@ class WorkflowScreen(YunpipeScreen):
             self.app.push_screen(ErrorModal(f"Cannot open {path}", text))
             return
         self._fill(workflow, path, name=str(doc.data.get("name", "")))
+        self.wizard.workflow_path = path
 
     def _fill(self, workflow: Workflow, path: str, name: str) -> None:
         self._loading = True
@@ -601,6 +602,7 @@ class WorkflowScreen(YunpipeScreen):
             self.app.push_screen(ErrorModal(f"Cannot save {path}", exc.strerror or str(exc)))
             return False
         self.saved_text = text
+        self.wizard.workflow_path = path  # Deploy (p on Home) starts from the last saved file
         self.refresh_form()
         self.notify(f"Saved {path}", title="Workflow saved")
         return True

@@ -65,6 +65,7 @@ async def test_form_builds_a_file_that_validate_accepts(aws, catalog: Catalog, t
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert not screen.has_unsaved_changes()
+        assert app.workflow_path == str(target)  # Deploy starts from the saved file
     data = json.loads(target.read_text())
     assert data["name"] == "demo"
     assert data["process"] == {

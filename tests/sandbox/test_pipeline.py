@@ -170,3 +170,36 @@ def test_a_burst_launches_one_instance_which_is_terminated_when_idle(
         == []
     )
     assert cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"] == []
+
+
+def test_a_task_whose_instance_dies_loses_no_file(
+    sandbox: Sandbox, prepared: Any, catalog: Catalog
+) -> None:
+    ctx = prepared
+    catalog.add(flow.text_algorithm("demo-slow", "slow"))
+    workflow = flow.workflow_for("crash", ["demo-slow"], "crash-in", "crash-out")
+    flow.deploy_workflow(ctx, workflow, catalog)
+    flow.upload(ctx, "crash-in", {"slow.txt": b"survives\n"})
+
+    assert _until(lambda: [t for t in sandbox.local_tasks() if t["family"] == "yunpipe-crash-s1"])
+    first = _instances(ctx, "crash", ["running"])
+    assert len(first) == 1
+    # The instance dies while the algorithm runs (as if terminated from the console).
+    ctx.client("ec2").terminate_instances(InstanceIds=[first[0]["InstanceId"]])
+
+    ecs = ctx.client("ecs")
+    cluster = names.cluster("crash")
+
+    def stopped_by_host() -> list[dict[str, Any]]:
+        arns = ecs.list_tasks(cluster=cluster, desiredStatus="STOPPED")["taskArns"]
+        tasks = ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"] if arns else []
+        return [t for t in tasks if t.get("stoppedReason") == "Host EC2 instance terminated"]
+
+    assert _until(stopped_by_host, timeout=20)
+    # The runner released the message on SIGTERM; the reconcile starts a task on a new
+    # instance and the file is processed after all.
+    key = flow.result_name("demo-slow", "slow.txt")
+    arrived = flow.wait_for_objects(ctx, "crash-out", [key], timeout=60)
+    assert arrived.complete, f"file lost; sandbox: {sandbox.activity.snapshot()}"
+    assert arrived.found[key][0] == b"SURVIVES\n"
+    assert len(_instances(ctx, "crash")) == 2

@@ -365,6 +365,15 @@ class Sandbox:
             time.sleep(0.05)
         return False
 
+    def local_tasks(self) -> list[dict[str, Any]]:
+        """The ECS tasks running right now as local runner processes: arn, family, pid."""
+        if self._loop is None:
+            return []
+        return [
+            {"arn": t.arn, "family": t.family, "pid": t.process.pid if t.process else None}
+            for t in list(self._loop.executor.tasks.values())
+        ]
+
     def moto_backend(self, service: str) -> Any:
         """moto's in-process backend for a service in the sandbox's account and region."""
         from moto.backends import get_backend

@@ -2,7 +2,8 @@
 
     python3 -m yunpipe_tui.sandbox.transform OPERATION INPUT OUTPUT
 
-OPERATION is one of `upper`, `number`, `reverse` or `fail` (exits 3, for the dead-letter demo).
+OPERATION is one of `upper`, `number`, `reverse`, `slow` (upper after SLOW_SECONDS, to watch a
+task run or stop one midway) or `fail` (exits 3, for the dead-letter demo).
 OUTPUT may be a folder (the result is written there under the input's file name) or a file.
 Standard library only, so it runs under any Python 3.
 """
@@ -10,6 +11,7 @@ Standard library only, so it runs under any Python 3.
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,7 +28,14 @@ def reverse(text: str) -> str:
     return "".join(line[::-1] + "\n" for line in text.splitlines())
 
 
-OPERATIONS: dict[str, Callable[[str], str]] = {"upper": upper, "number": number, "reverse": reverse}
+SLOW_SECONDS = 5.0
+
+OPERATIONS: dict[str, Callable[[str], str]] = {
+    "upper": upper,
+    "number": number,
+    "reverse": reverse,
+    "slow": upper,
+}
 
 
 def apply(operations: list[str], text: str) -> str:
@@ -48,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     if operation not in OPERATIONS:
         print(f"transform: unknown operation {operation!r}", file=sys.stderr)
         return 2
+    if operation == "slow":
+        time.sleep(SLOW_SECONDS)
     text = Path(source).read_text(encoding="utf-8")
     out = Path(target)
     if out.is_dir() or target.endswith(("/", "\\")):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from textual.widgets import DataTable, Input
 from yunpipe_tui.screens.credentials import CredentialsScreen
-from yunpipe_tui.screens.widgets import ConfirmModal
+from yunpipe_tui.screens.widgets import ConfirmModal, PassphraseModal
 
 from yunpipe_tui import credentials
 from yunpipe_tui.app import make_app
@@ -96,3 +96,49 @@ async def test_seed_plaintext_task_file_migrates(aws, memory_keyring, isolated_h
         await settle(pilot)
         assert not task.exists()
         assert screen.plaintext == []
+
+
+async def test_no_os_keyring_then_encrypted_file_unlocked_in_a_modal(
+    aws, monkeypatch, isolated_home: Path
+):
+    def no_os_keyring(choice: str) -> None:
+        raise credentials.KeyringUnavailable(credentials.NO_KEYRING_HELP)
+
+    monkeypatch.setattr(credentials, "_os_backend", no_os_keyring)
+    monkeypatch.setattr(
+        credentials, "CRYPTFILE_COST", {"time_cost": 1, "memory_cost": 64, "parallelism": 1}
+    )
+    credentials.set_backend_override(None)
+    app = make_app(aws, initial="credentials")
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            screen = app.screen
+            assert not screen.status.usable
+            backend_text = str(screen.query_one("#backend-text").render())
+            assert "gnome-keyring-daemon" in backend_text  # way forward 1
+            assert "encrypted file" in backend_text  # way forward 2
+            screen.query_one("#use-file").press()
+            await pilot.pause()
+            await pilot.click("#confirm")
+            await settle(pilot)
+            modal = app.screen
+            assert isinstance(modal, PassphraseModal)  # asked here, not on the terminal
+            modal.query_one("#passphrase", Input).value = "correct horse"
+            modal.query_one("#again", Input).value = "correct horse"
+            await pilot.click("#ok")
+            await settle(pilot)
+            assert app.screen is screen
+            assert screen.status.usable and not screen.status.needs_passphrase
+            screen.query_one("#access-key", Input).value = ACCESS_KEY
+            screen.query_one("#secret-key", Input).value = SECRET
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert app.failures == []
+        stored = credentials.get_profile("default")
+        assert stored is not None and stored.secret_access_key == SECRET
+        keyring_file = credentials.cryptfile_path()
+        assert keyring_file.exists()
+        assert SECRET.encode() not in keyring_file.read_bytes()
+    finally:
+        credentials.set_backend_override(None)  # forget the unlocked file

@@ -153,3 +153,31 @@ async def test_opening_a_file_fills_the_form(aws, catalog: Catalog, tmp_path: Pa
         assert [s.algorithm for s in screen.steps] == ["change123-s3"]
         assert screen.problems == []
         assert not screen.has_unsaved_changes()
+
+
+async def test_steps_are_added_reordered_and_removed(aws, catalog: Catalog, tmp_path: Path):
+    from yunpipe_tui.catalog import load_algorithm_file
+
+    second = load_algorithm_file(Path(__file__).parent.parent / "data/seed/change123.json")
+    from dataclasses import replace
+
+    catalog.add(replace(second, name="other-alg", variables=()))
+    app = make_app(aws, initial="workflow")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        screen.add_step("change123-s3")
+        await pilot.pause()
+        assert screen.query_one("#type", Select).value == "single_run"
+        screen.add_step("other-alg")  # a second step makes it a sequence
+        await pilot.pause()
+        assert screen.query_one("#type", Select).value == "sequence_run"
+        assert screen.selected == 1
+        await pilot.click("#step-up")
+        await pilot.pause()
+        assert [s.algorithm for s in screen.steps] == ["other-alg", "change123-s3"]
+        assert screen.selected == 0
+        names = [a["name"] for a in screen.current_data()["process"]["algorithms"]]
+        assert names == ["other-alg", "change123-s3"]
+        await pilot.click("#remove-step")
+        await pilot.pause()
+        assert [s.algorithm for s in screen.steps] == ["change123-s3"]

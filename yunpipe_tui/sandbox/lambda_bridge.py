@@ -22,12 +22,12 @@ import inspect
 import io
 import json
 import logging
+import queue
 import sys
 import threading
 import time
 import uuid
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import ModuleType
@@ -69,6 +69,52 @@ class FunctionSnapshot:
         )
 
 
+class DaemonPool:
+    """A fixed set of daemon worker threads: work left running never holds the process open."""
+
+    def __init__(self, workers: int, name: str) -> None:
+        self._queue: queue.Queue[tuple[Any, tuple[Any, ...]] | None] = queue.Queue()
+        self._closed = False
+        self._threads = [
+            threading.Thread(target=self._work, name=f"{name}_{i}", daemon=True)
+            for i in range(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            function, args = item
+            try:
+                function(*args)
+            except Exception:  # pragma: no cover - callers catch their own errors
+                LOG.exception("worker task failed")
+
+    def submit(self, function: Any, *args: Any) -> None:
+        if self._closed:
+            raise RuntimeError("the pool is shut down")
+        self._queue.put((function, args))
+
+    def shutdown(self, timeout: float) -> None:
+        self._closed = True
+        # Drop work not started yet, then ask each worker to finish.
+        while True:
+            try:
+                dropped = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if dropped is not None:
+                LOG.info("dropped a pending invocation at shutdown")
+        for _ in self._threads:
+            self._queue.put(None)
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+
 class NotADispatcher(Exception):
     """The function's code does not expose the dispatcher's `dispatch`/`DispatcherConfig`."""
 
@@ -91,7 +137,7 @@ def scheduled_event(rule_arn: str, region: str, account: str) -> dict[str, Any]:
 class LambdaBridge:
     def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: DaemonPool | None = None
         self._modules: dict[tuple[str, str], ModuleType] = {}
         self._load_lock = threading.Lock()
         self._inflight = 0
@@ -103,10 +149,7 @@ class LambdaBridge:
 
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> None:
-        self._pool = ThreadPoolExecutor(
-            max_workers=max(1, self.sandbox.timings.lambda_workers),
-            thread_name_prefix="yunpipe-lambda",
-        )
+        self._pool = DaemonPool(max(1, self.sandbox.timings.lambda_workers), "yunpipe-lambda")
         self._stop.clear()
         self._thread = threading.Thread(
             target=self._schedule_loop, name="yunpipe-schedules", daemon=True
@@ -119,7 +162,9 @@ class LambdaBridge:
             self._thread.join(timeout=5)
             self._thread = None
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            # A dispatcher may be sleeping in its backoff; it is not waited for long (daemon
+            # threads), so Ctrl-C on `yunpipe sandbox` returns at once.
+            self._pool.shutdown(timeout=3.0)
             self._pool = None
 
     def reset(self) -> None:

@@ -50,11 +50,13 @@ def summarize_checks(checks: Iterable[Any]) -> str:
         status = status_of(check)
         if status in counts:
             counts[status] += 1
-    parts = [f"✓ {counts['ok']} ok"]
-    if counts["warn"]:
-        parts.append(f"! {counts['warn']} warning{'s' if counts['warn'] != 1 else ''}")
+    parts = []  # worst first
     if counts["fail"]:
         parts.append(f"✗ {counts['fail']} failing")
+    if counts["warn"]:
+        parts.append(f"! {counts['warn']} warning{'s' if counts['warn'] != 1 else ''}")
+    if counts["ok"] or not parts:
+        parts.append(f"✓ {counts['ok']} ok")
     return " · ".join(parts)
 
 

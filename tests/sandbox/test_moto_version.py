@@ -50,3 +50,24 @@ def test_a_sandbox_starts_empty_and_reset_empties_it(tmp_path: Any) -> None:
     from moto.moto_api import state_manager
 
     assert state_manager.get_transition("ecs::task")["times"] == 1  # moto's own default again
+
+
+def test_a_middleware_sees_every_request_and_can_answer_instead_of_moto(tmp_path: Any) -> None:
+    """The hook the fault-injection tests use: here, S3's SlowDown for the first two calls."""
+    seen: list[str] = []
+
+    def slow_down(app: Any) -> Any:
+        def wrapped(environ: dict[str, Any], start_response: Any) -> Any:
+            seen.append(environ["REQUEST_METHOD"])
+            if len(seen) <= 2:
+                body = b"<Error><Code>SlowDown</Code><Message>Please reduce</Message></Error>"
+                start_response("503 Slow Down", [("Content-Type", "application/xml")])
+                return [body]
+            return app(environ, start_response)
+
+        return wrapped
+
+    with Sandbox(workdir=tmp_path / "sb", executor=False, middleware=slow_down) as sandbox:
+        s3 = sandbox.aws_context().client("s3")  # botocore's standard retries absorb SlowDown
+        assert s3.list_buckets()["Buckets"] == []
+    assert len(seen) >= 3

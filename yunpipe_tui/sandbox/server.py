@@ -174,6 +174,7 @@ class Sandbox:
         workdir: str | Path | None = None,
         executor: bool = True,
         runner: str | Path | None = None,
+        middleware: Any = None,
     ) -> None:
         self.requested_port = port
         self.region = region
@@ -181,6 +182,8 @@ class Sandbox:
         self.run_executor = executor
         # The container runner's source; None: the real one shipped in yunpipe_tui.assets.
         self.runner = Path(runner) if runner else None
+        # A WSGI middleware around moto's app (fault injection, latency): middleware(app) -> app.
+        self.middleware = middleware
         self._own_workdir = workdir is None
         self.workdir = (
             Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="yunpipe-sandbox-"))
@@ -257,6 +260,18 @@ class Sandbox:
             server.start()
             self._server = server
             self.port = int(server.get_host_and_port()[1])
+            if self.middleware is not None:
+                # werkzeug's handler calls `server.app` for each request; the sandbox's own
+                # /moto-api calls (reset, state manager) bypass the middleware.
+                raw = server._server.app
+                wrapped = self.middleware(raw)
+
+                def app(environ: dict[str, Any], start_response: Any) -> Any:
+                    if environ.get("PATH_INFO", "").startswith("/moto-api"):
+                        return raw(environ, start_response)
+                    return wrapped(environ, start_response)
+
+                server._server.app = app
             # moto's state is per process: a sandbox starts empty, whatever ran before it.
             self._post("/moto-api/reset", {})
             self._manual_tasks()

@@ -3,7 +3,6 @@ and the way to every other screen."""
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any, ClassVar
 
 from rich.markup import escape
@@ -32,14 +31,8 @@ NAV = (
 )
 
 
-def doctor_available() -> bool:
-    return importlib.util.find_spec("yunpipe_tui.doctor") is not None
-
-
 def pipeline_rows() -> list[dict[str, Any]]:
     """Deployed pipelines from the journals (newest first); [] before anything was deployed."""
-    if importlib.util.find_spec("yunpipe_tui.journal") is None:
-        return []
     from yunpipe_tui import journal
 
     rows = []
@@ -154,8 +147,6 @@ class HomeScreen(YunpipeScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="doctor", name="doctor")
     def run_doctor(self) -> None:
-        if not doctor_available():
-            return
         from yunpipe_tui import doctor
 
         self.post_message(ChecksLoaded(list(doctor.run_checks(self.wizard.aws))))
@@ -187,9 +178,7 @@ class HomeScreen(YunpipeScreen):
 
     def show_doctor_summary(self) -> None:
         line = self.query_one("#doctor-line", Static)
-        if not doctor_available():
-            line.update("The doctor is not part of this build.")
-        elif self.wizard.doctor_checks is None:
+        if self.wizard.doctor_checks is None:
             line.update("Checking prerequisites…")
         else:
             summary = escape(self.wizard.doctor_summary)

@@ -172,8 +172,7 @@ class YunpipeApp(App[int]):
     def open_screen(self, name: str, **kwargs: Any) -> None:
         """Show a screen by its route name on top of the current one (escape comes back)."""
         if name == "home":
-            while len(self.screen_stack) > 2:
-                self.pop_screen()
+            self._guard_unsaved(self._pop_to_home, "Go Home without saving?", "Discard changes")
             return
         if not route_available(name):
             self.notify(f"The {name} screen is not part of this build.", severity="warning")
@@ -196,8 +195,6 @@ class YunpipeApp(App[int]):
     def _set_keyring_prompts(allowed: bool) -> None:
         """Under the TUI the keyring never prompts on the terminal; the Credentials screen
         asks for the encrypted file's passphrase in a modal instead."""
-        if importlib.util.find_spec("yunpipe_tui.credentials") is None:
-            return
         from yunpipe_tui import credentials
 
         credentials.set_interactive(allowed)
@@ -220,24 +217,34 @@ class YunpipeApp(App[int]):
     def unsaved_screens(self) -> list[Screen[Any]]:
         return [s for s in self.screen_stack if getattr(s, "has_unsaved_changes", lambda: False)()]
 
-    def action_request_quit(self) -> None:
+    def _pop_to_home(self) -> None:
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+
+    def _guard_unsaved(self, then: Any, question: str, confirm: str) -> None:
+        """Run `then`, after asking when a screen on the stack has unsaved changes."""
         if not self.unsaved_screens():
-            self.exit(0)
+            then()
             return
         from yunpipe_tui.screens.widgets import ConfirmModal
 
-        def decided(quit_anyway: bool | None) -> None:
-            if quit_anyway:
-                self.exit(0)
+        def decided(go: bool | None) -> None:
+            if go:
+                then()
 
         self.push_screen(
             ConfirmModal(
-                "Quit with unsaved changes?",
+                question,
                 "The workflow has changes that are not saved. They will be lost.",
-                confirm="Quit without saving",
+                confirm=confirm,
                 danger=True,
             ),
             decided,
+        )
+
+    def action_request_quit(self) -> None:
+        self._guard_unsaved(
+            lambda: self.exit(0), "Quit with unsaved changes?", "Quit without saving"
         )
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:

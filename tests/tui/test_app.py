@@ -158,3 +158,22 @@ def test_core_modules_of_the_wizard_do_not_import_textual():
         "assert not [m for m in sys.modules if m.split('.')[0] == 'textual'], 'textual imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+async def test_going_home_from_the_palette_guards_unsaved_work(aws, catalog):
+    app = make_app(aws, initial="workflow")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        workflow = app.screen
+        workflow.query_one("#input-bucket", Input).value = "unsaved-bucket"
+        app.open_screen("home")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.click("#cancel")
+        await pilot.pause()
+        assert app.screen is workflow
+        app.open_screen("home")
+        await pilot.pause()
+        await pilot.click("#confirm")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "HomeScreen"

@@ -126,3 +126,16 @@ def test_help(snap_compare, aws):
         await pilot.pause()
 
     assert snap_compare(make_app(aws), terminal_size=SIZE, run_before=before)
+
+
+def test_workflow_at_80x24(snap_compare, aws, catalog: Catalog):
+    async def before(pilot) -> None:
+        await settle(pilot)
+        screen = pilot.app.screen
+        screen.query_one("#input-bucket", Input).value = "demo-input"
+        screen.add_step("change123-s3")
+        await settle(pilot)
+
+    assert snap_compare(
+        make_app(aws, initial="workflow"), terminal_size=(80, 24), run_before=before
+    )

@@ -126,7 +126,18 @@ class Executor:
                 described = self.ecs.describe_tasks(cluster=cluster, tasks=fresh[i : i + 100])
                 for task in described.get("tasks", []):
                     self._seen.add(task["taskArn"])
-                    self._start(cluster, task, known_instances)
+                    try:
+                        self._start(cluster, task, known_instances)
+                    except Exception as exc:
+                        # As ECS does when a container cannot start: the task stops with a reason.
+                        LOG.warning("task %s could not start: %s", task["taskArn"], exc)
+                        self.tasks.pop(task["taskArn"], None)
+                        with contextlib.suppress(Exception):
+                            self.ecs.stop_task(
+                                cluster=cluster,
+                                task=task["taskArn"],
+                                reason=f"CannotStartContainerError: {exc}"[:255],
+                            )
         for task in list(self.tasks.values()):
             if task.terminated_at is None:
                 if task.arn not in listed:

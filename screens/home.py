@@ -159,8 +159,8 @@ class HomeScreen(YunpipeScreen):
         i = message.identity
         where = "[b $warning]LOCAL SANDBOX[/]  " if self.wizard.sandbox else ""
         self.query_one("#identity", Static).update(
-            f"{where}Account [b]{escape(i.account)}[/]  {escape(i.principal)}\n"
-            f"Profile [b]{escape(i.profile)}[/]  Region [b]{escape(i.region)}[/]"
+            f"{where}Account [b]{escape(i.account)}[/]  Profile [b]{escape(i.profile)}[/]  "
+            f"Region [b]{escape(i.region)}[/]\n{escape(i.arn)}"
         )
 
     @on(IdentityFailed)

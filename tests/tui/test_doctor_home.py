@@ -102,7 +102,7 @@ async def test_home_shows_identity(aws):
         await settle(pilot)
         text = str(app.screen.query_one("#identity", Static).render())
         assert "123456789012" in text
-        assert "user/moto" in text
+        assert ":123456789012:user/moto" in text  # the full ARN
         assert app.identity is not None and app.identity.account == "123456789012"
         assert "LOCAL SANDBOX" not in app.export_screenshot()
 

@@ -52,6 +52,7 @@ class DoctorScreen(YunpipeScreen):
         self.checks: list[Any] = []
         self.running = False
         self.fixing = False
+        self.workflow_note = ""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -89,11 +90,31 @@ class DoctorScreen(YunpipeScreen):
     def run_checks(self) -> None:
         from yunpipe_tui import doctor
 
-        self.post_message(ChecksLoaded(list(doctor.run_checks(self.wizard.aws))))
+        workflow, note = self.current_workflow()
+        self.post_message(ChecksLoaded(list(doctor.run_checks(self.wizard.aws, workflow)), note))
+
+    def current_workflow(self) -> tuple[Any | None, str]:
+        """The workflow last saved or opened in the wizard, when it is valid: its checks
+        (key pair, buckets, network, AMI) run too. Called in the worker (reads files)."""
+        from pathlib import Path
+
+        from yunpipe_tui.catalog import default_catalog
+        from yunpipe_tui.errors import InputError
+        from yunpipe_tui.workflow import load_workflow
+
+        path = self.wizard.workflow_path
+        if not path or not Path(path).is_file():
+            return None, ""
+        try:
+            workflow = load_workflow(path, default_catalog())
+        except InputError:
+            return None, f" (workflow {path} has problems; its checks are skipped)"
+        return workflow, f" (with the checks for workflow {path})"
 
     @on(ChecksLoaded)
     def checks_loaded(self, message: ChecksLoaded) -> None:
         self.running = False
+        self.workflow_note = message.note
         self.wizard.set_doctor_checks(message.checks)
         self.show_checks(message.checks)
 
@@ -121,7 +142,7 @@ class DoctorScreen(YunpipeScreen):
             summary = "No checks ran."
         elif not failing:
             summary += " — ready to deploy"
-        self.query_one("#doctor-summary", Static).update(summary)
+        self.query_one("#doctor-summary", Static).update(escape(summary + self.workflow_note))
         self.show_detail()
         self.query_one("#fix-all", Button).disabled = not any(fixable(c) for c in self.checks)
 

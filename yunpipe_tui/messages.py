@@ -42,9 +42,11 @@ class IdentityFailed(Message):
 
 @dataclass
 class ChecksLoaded(Message):
-    """A doctor run finished; `checks` are yunpipe_tui.doctor CheckResult objects."""
+    """A doctor run finished; `checks` are yunpipe_tui.doctor CheckResult objects; `note`
+    says which workflow's checks were included."""
 
     checks: list[Any]
+    note: str = ""
 
 
 @dataclass

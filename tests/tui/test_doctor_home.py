@@ -143,3 +143,29 @@ async def test_help_lists_the_keys_of_the_current_screen(aws):
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, HomeScreen)
+
+
+async def test_doctor_checks_the_last_saved_workflow_too(iam_aws, catalog, tmp_path):
+    import json
+
+    path = tmp_path / "wf.json"
+    path.write_text(
+        json.dumps(
+            {
+                "input_s3_name": "doctor-input",
+                "output_s3_name": "doctor-output",
+                "key_pair": "no-such-key",
+                "process": {
+                    "type": "single_run",
+                    "algorithms": [{"name": "change123-s3", "variables": {"TEST_ENV": "x"}}],
+                },
+            }
+        )
+    )
+    app = make_app(iam_aws, initial="doctor", workflow_path=str(path))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        found = statuses(app.screen)
+        assert found["workflow-key-pair"] == "fail"
+        assert found["workflow-buckets"] == "ok"
+        assert str(path) in str(app.screen.query_one("#doctor-summary", Static).render())

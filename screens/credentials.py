@@ -21,7 +21,7 @@ from textual.worker import Worker
 from yunpipe_tui.screens._base import YunpipeScreen
 from yunpipe_tui.screens.widgets import ConfirmModal, PassphraseModal
 
-from yunpipe_tui.messages import (
+from yunpipe_tui.screens.messages import (
     CredentialChanged,
     CredentialSaved,
     CredentialsLoaded,

@@ -17,7 +17,7 @@ from textual.worker import Worker
 from yunpipe_tui.screens._base import YunpipeScreen
 from yunpipe_tui.screens.widgets import ConfirmModal, mark, mark_cell, status_of, summarize_checks
 
-from yunpipe_tui.messages import ChecksLoaded, FixApplied
+from yunpipe_tui.screens.messages import ChecksLoaded, FixApplied
 
 
 def fix_document(checks: list[Any]) -> str:

@@ -14,7 +14,7 @@ from textual.widgets import Button, DataTable, Footer, Header, Static
 from textual.worker import Worker
 from yunpipe_tui.screens._base import YunpipeScreen
 
-from yunpipe_tui.messages import (
+from yunpipe_tui.screens.messages import (
     ChecksLoaded,
     Identity,
     IdentityFailed,

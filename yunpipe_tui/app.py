@@ -23,7 +23,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from yunpipe_tui.messages import Identity
+from yunpipe_tui.screens.messages import Identity
 
 if TYPE_CHECKING:
     from yunpipe_tui.aws import AwsContext

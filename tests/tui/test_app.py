@@ -145,7 +145,7 @@ def test_serve_without_textual_serve_says_how_to_install(monkeypatch, capsys):
 
 
 def test_serve_runs_this_wizard_with_the_global_options():
-    from yunpipe_tui.commands.serve import wizard_command
+    from yunpipe_tui.tui_serve import wizard_command
 
     command = wizard_command("work", "eu-west-1")
     assert command.startswith(sys.executable)

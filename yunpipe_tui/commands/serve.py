@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
-import sys
-
 import click
 
 from yunpipe_tui.errors import EXIT_OK, EXIT_USAGE
@@ -13,16 +10,6 @@ INSTALL_HINT = (
     "`yunpipe serve` needs the optional textual-serve package; install it with "
     "`pip install 'yunpipe-tui[serve]'` (or `pip install textual-serve`)"
 )
-
-
-def wizard_command(profile: str | None, region: str | None) -> str:
-    """The command textual-serve runs for each browser session: this Python, this wizard."""
-    parts = [sys.executable, "-m", "yunpipe_tui"]
-    if profile:
-        parts += ["--profile", profile]
-    if region:
-        parts += ["--region", region]
-    return shlex.join(parts)
 
 
 @click.command("serve", short_help="Serve the wizard to a web browser.")
@@ -36,13 +23,22 @@ def command(options: object, host: str, port: int) -> int:
     credentials: to reach it from elsewhere, tunnel it (`ssh -L 8000:localhost:8000 host`)
     rather than listening on a public address.
     """
-    try:
-        from textual_serve.server import Server
-    except ImportError:
+    from yunpipe_tui.tui_serve import (
+        ServeUnavailable,
+        serve_available,
+        serve_wizard,
+        wizard_command,
+    )
+
+    if not serve_available():
         click.echo(f"error: {INSTALL_HINT}", err=True)
         return EXIT_USAGE
     profile = getattr(options, "profile", None)
     region = getattr(options, "region", None)
     click.echo(f"Serving the yunpipe wizard at http://{host}:{port} (ctrl+c stops)", err=True)
-    Server(wizard_command(profile, region), host=host, port=port, title="yunpipe").serve()
+    try:
+        serve_wizard(wizard_command(profile, region), host, port)
+    except ServeUnavailable:
+        click.echo(f"error: {INSTALL_HINT}", err=True)
+        return EXIT_USAGE
     return EXIT_OK

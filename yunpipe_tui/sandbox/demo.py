@@ -278,6 +278,9 @@ def run_wizard(timings: Timings | None = None) -> int:
     from yunpipe_tui.app import make_app
 
     with demo_environment(timings) as env:
-        app = make_app(env.sandbox.aws_context(), sandbox=True)
+        # The demo workflow as a file, so Workflow and Deploy start from it.
+        path = env.home / "demo-workflow.json"
+        demo_workflow().save(path)
+        app = make_app(env.sandbox.aws_context(), sandbox=True, workflow_path=str(path))
         app.run()
         return int(getattr(app, "return_code", 0) or 0)

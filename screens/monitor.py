@@ -457,7 +457,11 @@ class MonitorScreen(YunpipeScreen):
                 self._run_action("upload", path)
 
         self.app.push_screen(
-            PathModal("Upload a file", f"Upload a local file to s3://{bucket}/ (name kept)."),
+            PathModal(
+                "Upload a file",
+                f"Upload a local file to s3://{bucket}/ (name kept).",
+                value=getattr(self.app, "sample_file", ""),
+            ),
             chosen,
         )
 

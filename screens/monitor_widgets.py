@@ -54,17 +54,20 @@ class PathModal(ModalScreen[str | None]):
 
     BINDINGS: ClassVar[list[Any]] = [Binding("escape", "cancel", "Cancel", id="modal.cancel")]
 
-    def __init__(self, title: str, body: str, *, placeholder: str = "path/to/file") -> None:
+    def __init__(
+        self, title: str, body: str, *, placeholder: str = "path/to/file", value: str = ""
+    ) -> None:
         super().__init__()
         self.title_text = title
         self.body = body
         self.placeholder = placeholder
+        self.value = value
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
             yield Label(self.title_text, classes="dialog-title")
             yield Static(self.body, classes="dialog-body", markup=False)
-            yield Input(placeholder=self.placeholder, id="path")
+            yield Input(self.value, placeholder=self.placeholder, id="path")
             yield Label("", id="path-error", classes="field-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Upload", id="ok", variant="primary")

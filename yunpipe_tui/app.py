@@ -133,6 +133,7 @@ class YunpipeApp(App[int]):
         self.sandbox = sandbox
         self.initial = initial
         self.workflow_path = workflow_path
+        self.sample_file = ""  # a local file the upload dialog offers (the demo sets it)
         self.pipeline = pipeline
         self.screen_options = dict(screen_options or {})
         self.identity: Identity | None = None

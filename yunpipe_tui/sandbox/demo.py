@@ -282,5 +282,11 @@ def run_wizard(timings: Timings | None = None) -> int:
         path = env.home / "demo-workflow.json"
         demo_workflow().save(path)
         app = make_app(env.sandbox.aws_context(), sandbox=True, workflow_path=str(path))
+        # Sample inputs on disk, offered by the Monitor's upload dialog.
+        samples = env.home / "samples"
+        for key, body in SAMPLES.items():
+            (samples / key).parent.mkdir(parents=True, exist_ok=True)
+            (samples / key).write_bytes(body)
+        app.sample_file = str(samples / next(iter(SAMPLES)))
         app.run()
         return int(getattr(app, "return_code", 0) or 0)

@@ -42,10 +42,26 @@ def bucket_name_problems(name: str) -> list[str]:
     return problems
 
 
+# `yunpipe-<pipeline>-s<k>-...` must parse one way only: a pipeline name never holds a later
+# segment that looks like a step id (`x-s2` would make `yunpipe-x-s2` both pipeline `x`'s step 2
+# and pipeline `x-s2`, and a prefix scan for one would find the other's resources).
+_STEP_SEGMENT = re.compile(r"-s(\d+)(?=-|$)")
+
+
+def pipeline_name_problem(name: str) -> str | None:
+    if _STEP_SEGMENT.search(name):
+        return (
+            f"pipeline name {name!r} must not contain '-s<number>' (yunpipe names steps that "
+            "way); e.g. use '-step2' or '-v2'"
+        )
+    return None
+
+
 def normalise_pipeline_name(raw: str) -> str:
     """A file stem or free text as a pipeline name usable inside AWS resource names."""
     name = re.sub(r"[^a-z0-9-]+", "-", raw.lower()).strip("-")
     name = re.sub(r"-{2,}", "-", name)[:31].strip("-")
+    name = _STEP_SEGMENT.sub(r"-step\1", name)[:31].strip("-")
     return name or "pipeline"
 
 

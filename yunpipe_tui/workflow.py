@@ -10,7 +10,12 @@ from typing import Any
 from yunpipe_tui.catalog import Algorithm, Catalog, Port
 from yunpipe_tui.errors import InputError, Problem
 from yunpipe_tui.jsonfile import LoadedJson, dump_json, load_json, write_atomic
-from yunpipe_tui.naming import bucket_name_problems, known_regions, normalise_pipeline_name
+from yunpipe_tui.naming import (
+    bucket_name_problems,
+    known_regions,
+    normalise_pipeline_name,
+    pipeline_name_problem,
+)
 from yunpipe_tui.schema_check import schema_problems
 
 SINGLE_RUN = "single_run"
@@ -188,6 +193,9 @@ def workflow_problems(doc: LoadedJson, catalog: Catalog | None) -> list[Problem]
     data = doc.data
     problems = schema_problems(doc, "workflow.schema.json")
     problems += _check_buckets(doc, data)
+    name = data.get("name")
+    if isinstance(name, str) and (problem := pipeline_name_problem(name)):
+        problems.append(doc.problem(("name",), problem))
     account = data.get("account_id")
     if isinstance(account, str) and account and not _ACCOUNT_ID.match(account):
         problems.append(

@@ -128,6 +128,7 @@ CASES = [
     ({"input_s3_name": 7}, "input_s3_name: 7 should be of type string"),
     ({"colour": "blue"}, "unknown field 'colour'"),
     ({"name": "Bad Name!"}, "name: 'Bad Name!' does not match"),
+    ({"name": "genomics-s2"}, "name: pipeline name 'genomics-s2' must not contain '-s<number>'"),
 ]
 
 
@@ -204,3 +205,11 @@ def test_sequence_and_ports_parse(tmp_path: Path, catalog: Catalog) -> None:
     assert [s.ports[0].port for s in wf.steps] == [9090, 9090]
     assert wf.steps[0].variables == {"TEST_ENV": "1"}
     assert json.loads(json.dumps(wf.to_json()))["process"]["type"] == "sequence_run"
+
+
+def test_file_stem_names_never_look_like_steps() -> None:
+    from yunpipe_tui.naming import normalise_pipeline_name, pipeline_name_problem
+
+    assert normalise_pipeline_name("My Pipeline-S2") == "my-pipeline-step2"
+    assert normalise_pipeline_name("s3-ingest") == "s3-ingest"  # a leading segment is fine
+    assert pipeline_name_problem(normalise_pipeline_name("x-s12-y")) is None

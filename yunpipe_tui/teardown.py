@@ -40,6 +40,9 @@ GONE = {
 
 def _gone(exc: BaseException) -> bool:
     code = error_code(exc)
+    if code in ("InvalidParameterException", "ClientException"):
+        # ECS says "The referenced task/container instance was not found." this way.
+        return "not found" in str(exc).lower()
     return code in GONE or "NotFound" in code or "NonExistent" in code
 
 

@@ -13,8 +13,11 @@ from yunpipe_tui.aws import AwsContext, CallCounter, error_code
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[FaultyMotoServer]:
+    import requests
+
     srv = FaultyMotoServer()
     srv.start()
+    requests.post(f"{srv.endpoint}/moto-api/reset", timeout=10)  # moto's state is per process
     yield srv
     srv.stop()
 
@@ -67,6 +70,9 @@ def test_server_passes_through_and_retries_succeed(server: FaultyMotoServer) -> 
         return None
 
     server.set_plan(FaultPlan(decide=first_two))
+    import requests
+
+    requests.post(f"{server.endpoint}/moto-api/reset", timeout=10)
     ctx = AwsContext(region="us-east-1", endpoint_url=server.endpoint, counter=CallCounter())
     ctx.client("sqs").create_queue(QueueName="q")
     assert len(ctx.client("sqs").list_queues()["QueueUrls"]) == 1

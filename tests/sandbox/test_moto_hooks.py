@@ -225,6 +225,28 @@ def test_stop_task_after_its_instance_is_gone(sandbox: Sandbox, ctx: Any) -> Non
     assert caught.value.response["Error"]["Code"] == "InvalidParameterException"
 
 
+def test_deregistering_twice_is_a_client_error_teardown_tolerates(
+    sandbox: Sandbox, ctx: Any
+) -> None:
+    """Teardown and the idle agent may race for one instance; the loser must not see a 500."""
+    from yunpipe_tui.teardown import _gone
+
+    _, arn = _cluster_with_instance(ctx, "twice-cluster", "t3.micro")
+    ecs = ctx.client("ecs")
+    ecs.deregister_container_instance(cluster="twice-cluster", containerInstance=arn, force=True)
+    attempts: list[str] = []
+    ecs.meta.events.register(
+        "before-send.ecs.DeregisterContainerInstance", lambda **kw: attempts.append("x")
+    )
+    with pytest.raises(ClientError) as caught:
+        ecs.deregister_container_instance(
+            cluster="twice-cluster", containerInstance=arn, force=True
+        )
+    assert caught.value.response["Error"]["Code"] == "InvalidParameterException"
+    assert attempts == ["x"]  # not retried as an HTTP 500
+    assert _gone(caught.value)
+
+
 def test_tasks_stay_running_until_the_executor_stops_them(sandbox: Sandbox, ctx: Any) -> None:
     _, arn = _cluster_with_instance(ctx, "manual-cluster", "t3.micro")
     ecs = ctx.client("ecs")

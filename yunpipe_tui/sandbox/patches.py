@@ -18,6 +18,9 @@ AWS in the emulation, never in yunpipe's real code:
 - ECS `stop_task`: moto answers HTTP 500 when the task's container instance was deregistered
   (a terminated instance) or the task is unknown; AWS stops the task, or answers
   InvalidParameterException "The referenced task was not found." — we do the same.
+- ECS `deregister_container_instance`: moto answers HTTP 500 for an instance that is already
+  deregistered (teardown and the idle agent may race for it); AWS answers
+  InvalidParameterException — we do the same.
 - ECS `register_container_instance`: moto registers CPU 4096 / memory 7482 whatever the instance;
   we set the registered and remaining CPU and memory from the EC2 instance's type.
 """
@@ -66,7 +69,12 @@ def check_hooks() -> list[str]:
     try:
         from moto.ecs.models import ContainerInstance, EC2ContainerServiceBackend
 
-        for name in ("run_task", "stop_task", "register_container_instance"):
+        for name in (
+            "run_task",
+            "stop_task",
+            "register_container_instance",
+            "deregister_container_instance",
+        ):
             if not callable(getattr(EC2ContainerServiceBackend, name, None)):
                 missing.append(f"EC2ContainerServiceBackend.{name}")
         if "remaining_resources" not in ContainerInstance.__init__.__code__.co_names:
@@ -219,6 +227,19 @@ def _patched_stop_task(self: Any, cluster_str: str, task_str: str, reason: str) 
     return _originals["EC2ContainerServiceBackend.stop_task"](self, cluster_str, task_str, reason)
 
 
+def _patched_deregister_container_instance(
+    self: Any, cluster_str: str, container_instance_str: str, force: bool
+) -> Any:
+    from moto.ecs.exceptions import InvalidParameterException
+
+    cluster = self._get_cluster(cluster_str)
+    instance_id = container_instance_str.split("/")[-1]
+    if instance_id not in self.container_instances.get(cluster.name, {}):
+        raise InvalidParameterException("The referenced container instance was not found.")
+    original = _originals["EC2ContainerServiceBackend.deregister_container_instance"]
+    return original(self, cluster_str, container_instance_str, force)
+
+
 def instance_resources(instance_type: str) -> tuple[int, int] | None:
     """(CPU units, memory MiB) an ECS agent registers for an instance type."""
     from yunpipe_tui.instance_types import AGENT_OVERHEAD_MIB, lookup
@@ -270,6 +291,7 @@ def _targets() -> list[tuple[Any, str, Any]]:
         (LambdaFunction, "invoke", _patched_lambda_invoke),
         (backend, "run_task", _patched_run_task),
         (backend, "stop_task", _patched_stop_task),
+        (backend, "deregister_container_instance", _patched_deregister_container_instance),
         (backend, "register_container_instance", _patched_register_container_instance),
         (EC2ContainerServiceResponse, "start_task", _patched_start_task_response),
     ]

@@ -34,8 +34,17 @@ def log_group(pipeline: str) -> str:
     return f"/{PREFIX}/{pipeline}"
 
 
-def schedule_rule(pipeline: str) -> str:
-    return f"{base(pipeline)}-reconcile"
+STEPS_PER_RULE = 5  # EventBridge allows five targets per rule
+
+
+def schedule_rule(pipeline: str, index: int = 0) -> str:
+    """Reconcile rule of the index-th group of five steps: `...-reconcile`, `...-reconcile-2`."""
+    return f"{base(pipeline)}-reconcile" + (f"-{index + 1}" if index else "")
+
+
+def schedule_rule_index(step_index: int) -> int:
+    """Which reconcile rule serves the step with this 0-based index."""
+    return step_index // STEPS_PER_RULE
 
 
 def queue(pipeline: str, step: str) -> str:

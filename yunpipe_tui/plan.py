@@ -26,7 +26,9 @@ LAMBDA_TIMEOUT = 60
 LAMBDA_MEMORY = 128
 LOG_RETENTION_DAYS = 30
 SCHEDULE_EXPRESSION = "rate(1 minute)"
-MAX_STEPS = 5  # EventBridge allows five targets per rule; one reconcile rule per pipeline
+# Steps are numbered s1..s99 (names stay within AWS's 64-character limits); reconcile rules hold
+# five targets each (EventBridge's limit), so a long sequence gets several rules.
+MAX_STEPS = 99
 RECONCILE_INPUT = json.dumps({"yunpipe": "reconcile"})
 IDLE_SECONDS = 60
 WAIT_SECONDS = 20
@@ -161,6 +163,11 @@ class Plan:
             if r.group not in seen:
                 seen.append(r.group)
         return seen
+
+
+def schedule_key(index: int) -> str:
+    """Plan key of the index-th reconcile rule (the first keeps its historical key)."""
+    return "shared/schedule" + (f"-{index + 1}" if index else "")
 
 
 def tags_for(pipeline: str, step: str = "") -> dict[str, str]:
@@ -302,7 +309,6 @@ def build_plan(
 
     cluster = names.cluster(p)
     log_group = names.log_group(p)
-    rule = names.schedule_rule(p)
     resources += [
         Resource("shared/cluster", "cluster", cluster, "shared", tags=tags_for(p)),
         Resource(
@@ -313,21 +319,27 @@ def build_plan(
             config={"retention_days": LOG_RETENTION_DAYS},
             tags=tags_for(p),
         ),
-        Resource(
-            "shared/schedule",
-            "schedule_rule",
-            rule,
-            "shared",
-            config={
-                "expression": SCHEDULE_EXPRESSION,
-                "description": f"yunpipe: start tasks for files waiting in {p}'s queues",
-            },
-            tags=tags_for(p),
-        ),
     ]
+    rule_count = names.schedule_rule_index(len(step_ids) - 1) + 1 if step_ids else 0
+    for j in range(rule_count):
+        resources.append(
+            Resource(
+                schedule_key(j),
+                "schedule_rule",
+                names.schedule_rule(p, j),
+                "shared",
+                config={
+                    "expression": SCHEDULE_EXPRESSION,
+                    "description": f"yunpipe: start tasks for files waiting in {p}'s queues",
+                },
+                tags=tags_for(p),
+            )
+        )
 
     for index, s in enumerate(step_ids):
         step = workflow.steps[index]
+        rule = names.schedule_rule(p, names.schedule_rule_index(index))
+        rule_key = schedule_key(names.schedule_rule_index(index))
         algorithm = algorithms[step.algorithm]
         in_bucket, out_bucket = chain[index], chain[index + 1]
         tags = tags_for(p, s)
@@ -572,7 +584,7 @@ def build_plan(
                 f"{function}/events",
                 s,
                 step=s,
-                depends_on=(k + "dispatcher", "shared/schedule"),
+                depends_on=(k + "dispatcher", rule_key),
                 config={
                     "function": function,
                     "statement_id": "yunpipe-reconcile-invoke",
@@ -590,7 +602,7 @@ def build_plan(
                 f"{rule}/{s}",
                 s,
                 step=s,
-                depends_on=(k + "schedule-permission", "shared/schedule"),
+                depends_on=(k + "schedule-permission", rule_key),
                 config={
                     "rule": rule,
                     "target_id": s,

@@ -399,6 +399,15 @@ class Teardown:
             name = url.rsplit("/", 1)[-1]
             if pattern.match(name) and name not in known:
                 self._do(f"extra/{name}", "queue", name, "shared", lambda n=name: self.queue(n))
+        for name in schedule_rules(self.ctx, self.p):
+            if name not in known:
+                self._do(
+                    f"extra/{name}",
+                    "schedule_rule",
+                    name,
+                    "shared",
+                    lambda n=name: self.schedule_rule(n),
+                )
         iam = self.ctx.client("iam")
         for page in iam.get_paginator("list_roles").paginate(PathPrefix=names.ROLE_PATH):
             for role in page.get("Roles", []):
@@ -411,6 +420,24 @@ class Teardown:
                         "shared",
                         lambda n=name: self.task_role(n),
                     )
+
+
+def schedule_rules(ctx: AwsContext, pipeline: str) -> list[str]:
+    """This pipeline's reconcile rules (`...-reconcile`, `...-reconcile-2`, ...)."""
+    first = names.schedule_rule(pipeline)
+    pattern = re.compile(rf"^{re.escape(first)}(-\d+)?$")
+    events = ctx.client("events")
+    found: list[str] = []
+    token: str | None = None
+    while True:
+        kwargs: dict[str, Any] = {"NamePrefix": first}
+        if token:
+            kwargs["NextToken"] = token
+        page = events.list_rules(**kwargs)
+        found += [r["Name"] for r in page.get("Rules", []) if pattern.match(r["Name"])]
+        token = page.get("NextToken")
+        if not token:
+            return found
 
 
 def leftovers(
@@ -444,12 +471,7 @@ def leftovers(
     ]
     clusters = ecs.describe_clusters(clusters=[names.cluster(pipeline)]).get("clusters", [])
     found += [f"cluster {c['clusterName']}" for c in clusters if c.get("status") == "ACTIVE"]
-    try:
-        ctx.client("events").describe_rule(Name=names.schedule_rule(pipeline))
-        found.append(f"schedule rule {names.schedule_rule(pipeline)}")
-    except Exception as exc:
-        if not _gone(exc):
-            raise
+    found += [f"schedule rule {name}" for name in schedule_rules(ctx, pipeline)]
     logs = ctx.client("logs")
     groups = logs.describe_log_groups(logGroupNamePrefix=names.log_group(pipeline))
     found += [

@@ -403,3 +403,37 @@ def test_drift_is_detected_and_repaired(
         attrs["Attributes"]["VisibilityTimeout"]
         == plan.get("s1/queue").config["attributes"]["VisibilityTimeout"]
     )
+
+
+def test_seven_step_sequence_deploys_converges_and_tears_down(
+    prereqs: Any, tmp_path: Path, catalog: Catalog, code: Any
+) -> None:
+    """Beyond EventBridge's five targets a rule: a second reconcile rule, found by teardown."""
+    from dataclasses import replace
+
+    base = catalog.get("second-alg")
+    assert base is not None
+    steps = []
+    for i in range(7):
+        catalog.add(replace(base, name=f"seven-{i}"))
+        steps.append({"name": f"seven-{i}", "port": [], "variables": {}})
+    path = write_workflow(
+        tmp_path, name="seven", process={"type": "sequence_run", "algorithms": steps}
+    )
+    ctx = prereqs
+    before = snapshot(ctx)
+    _deploy(ctx, path, catalog, code)
+    events = ctx.client("events")
+    rules = [names.schedule_rule("seven"), names.schedule_rule("seven", 1)]
+    assert snapshot(ctx)["rules"] == rules
+    targets = [len(events.list_targets_by_rule(Rule=r)["Targets"]) for r in rules]
+    assert targets == [5, 2]
+    deployed = snapshot(ctx)
+    _, again = _deploy(ctx, path, catalog, code)
+    assert set(again.actions.values()) == {"keep"}
+    assert snapshot(ctx) == deployed
+    result = teardown("seven", ctx)
+    assert result.ok, (result.failed, result.leftovers)
+    after = snapshot(ctx)
+    assert after["rules"] == before["rules"] and after["functions"] == before["functions"]
+    assert after["queues"] == before["queues"]

@@ -181,3 +181,36 @@ def test_plan_makes_no_aws_calls(tmp_path: Path, catalog: Catalog, monkeypatch) 
     monkeypatch.setattr(boto3, "client", boom)
     monkeypatch.setattr(boto3.Session, "client", boom)
     _plan(tmp_path, catalog, sequence=True)
+
+
+def test_long_sequences_get_a_reconcile_rule_per_five_steps(
+    tmp_path: Path, catalog: Catalog
+) -> None:
+    from dataclasses import replace
+
+    base = catalog.get("second-alg")
+    assert base is not None
+    steps = []
+    for i in range(12):
+        catalog.add(replace(base, name=f"long-{i}"))
+        steps.append({"name": f"long-{i}", "port": [], "variables": {}})
+    plan = _plan(
+        tmp_path, catalog, sequence=True, process={"type": "sequence_run", "algorithms": steps}
+    )
+    rules = [r for r in plan.resources if r.kind == "schedule_rule"]
+    assert [r.name for r in rules] == [
+        names.schedule_rule("demo"),
+        names.schedule_rule("demo", 1),
+        names.schedule_rule("demo", 2),
+    ]
+    assert rules[1].name == "yunpipe-demo-reconcile-2"
+    targets = [r for r in plan.resources if r.kind == "schedule_target"]
+    per_rule: dict[str, int] = {}
+    for t in targets:
+        per_rule[t.config["rule"]] = per_rule.get(t.config["rule"], 0) + 1
+    assert per_rule == {rules[0].name: 5, rules[1].name: 5, rules[2].name: 2}  # EventBridge: ≤ 5
+    for r in plan.resources:
+        if r.kind == "schedule_permission":
+            assert r.config["source_arn"].endswith(
+                "/" + next(t.config["rule"] for t in targets if t.step == r.step)
+            )

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import partial
-from typing import Any, ClassVar
+from typing import Any
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Static
+from yunpipe_tui.screens.widgets import InputDialog
 
 
 def sync_rows(table: DataTable[Any], rows: Mapping[str, Sequence[Any]]) -> tuple[int, int, int]:
@@ -49,10 +48,8 @@ def cursor_key(table: DataTable[Any]) -> str | None:
         return None
 
 
-class PathModal(ModalScreen[str | None]):
+class PathModal(InputDialog):
     """Ask for a local file path (upload); dismisses with the path or None."""
-
-    BINDINGS: ClassVar[list[Any]] = [Binding("escape", "cancel", "Cancel", id="modal.cancel")]
 
     def __init__(
         self, title: str, body: str, *, placeholder: str = "path/to/file", value: str = ""
@@ -76,26 +73,12 @@ class PathModal(ModalScreen[str | None]):
     def on_mount(self) -> None:
         self.query_one("#path", Input).focus()
 
-    def _submit(self) -> None:
+    def accept(self) -> str | None:
         value = self.query_one("#path", Input).value.strip()
         if not value:
             self.query_one("#path-error", Label).update("Type the path of a local file.")
-            return
-        self.dismiss(value)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self._submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "ok":
-            self._submit()
-        else:
-            self.dismiss(None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+            return None
+        return value
 
 
 class ScreenActions(Provider):

@@ -151,12 +151,40 @@ class ErrorModal(ModalScreen[None]):
         self.dismiss(None)
 
 
-class PassphraseModal(ModalScreen[str | None]):
-    """The encrypted-file keyring's passphrase, typed into a password Input (never a prompt)."""
+class InputDialog(ModalScreen[str | None]):
+    """A dialog around one or more Inputs: enter or OK submits what `accept` approves, escape or
+    Cancel dismisses with None. Subclasses compose the fields and say what is acceptable."""
 
     BINDINGS: ClassVar[list[Any]] = [
         Binding("escape", "cancel", "Cancel", id="modal.cancel"),
     ]
+
+    def accept(self) -> str | None:
+        """The value to dismiss with, or None after showing why it is not acceptable."""
+        raise NotImplementedError
+
+    def _submit(self) -> None:
+        value = self.accept()
+        if value is not None:
+            self.dismiss(value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "ok":
+            self._submit()
+        else:
+            self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class PassphraseModal(InputDialog):
+    """The encrypted-file keyring's passphrase, typed into a password Input (never a prompt)."""
 
     def __init__(self, prompt: str, *, confirm_twice: bool = False) -> None:
         super().__init__()
@@ -178,27 +206,13 @@ class PassphraseModal(ModalScreen[str | None]):
     def on_mount(self) -> None:
         self.query_one("#passphrase", Input).focus()
 
-    def _submit(self) -> None:
+    def accept(self) -> str | None:
         value = self.query_one("#passphrase", Input).value
         error = self.query_one("#passphrase-error", Label)
         if not value:
             error.update("Type the passphrase (it is never stored).")
-            return
+            return None
         if self.confirm_twice and value != self.query_one("#again", Input).value:
             error.update("The two passphrases differ.")
-            return
-        self.dismiss(value)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self._submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "ok":
-            self._submit()
-        else:
-            self.dismiss(None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+            return None
+        return value

@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
 
 from yunpipe_tui.errors import EXIT_FAILED, EXIT_OK, InputError
+from yunpipe_tui.terminal import interactive
 
 UU_NOTE = (
     "note: -uu is accepted for compatibility only: tasks now run with a per-step task role "
@@ -23,10 +23,6 @@ def _options() -> Any:
     ctx = click.get_current_context(silent=True)
     obj = ctx.find_object(Options) if ctx is not None else None
     return obj or Options()
-
-
-def _interactive() -> bool:
-    return sys.stdin.isatty() and sys.stdout.isatty()
 
 
 def run_deploy(
@@ -55,7 +51,7 @@ def run_deploy(
     def say(text: str = "") -> None:
         console.print(text, markup=False, highlight=False, soft_wrap=True)
 
-    if not dry_run and not yes and not _interactive():
+    if not dry_run and not yes and not interactive():
         raise InputError(
             "deploy creates AWS resources and needs a confirmation: no terminal to ask in; "
             "rerun with --yes (or look first with --dry-run)",
@@ -88,7 +84,7 @@ def run_deploy(
         click.echo(f"error: {exc}", err=True)
         say("The journal keeps what was created; nothing else was touched.")
         undo = rollback
-        if not undo and exc.created and _interactive():
+        if not undo and exc.created and interactive():
             undo = click.confirm("Remove what this run created?", default=False)
         if undo and exc.created:
             with renderer(console) as sink:

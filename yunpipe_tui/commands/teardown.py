@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
 
 from yunpipe_tui.errors import EXIT_FAILED, EXIT_OK, InputError
+from yunpipe_tui.terminal import interactive
 
 
 def _options() -> Any:
@@ -16,10 +16,6 @@ def _options() -> Any:
     ctx = click.get_current_context(silent=True)
     obj = ctx.find_object(Options) if ctx is not None else None
     return obj or Options()
-
-
-def _interactive() -> bool:
-    return sys.stdin.isatty() and sys.stdout.isatty()
 
 
 def run_teardown(
@@ -46,7 +42,7 @@ def run_teardown(
     except td.NothingToTearDown as exc:
         say(str(exc))
         return EXIT_OK
-    if not yes and not _interactive():
+    if not yes and not interactive():
         raise InputError(
             "teardown deletes AWS resources and needs a confirmation: no terminal to ask in; "
             "rerun with --yes",

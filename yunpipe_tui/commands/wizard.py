@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from typing import Any
 
 from yunpipe_tui.errors import EXIT_OK, EXIT_USAGE
@@ -13,7 +12,9 @@ def can_run_full_screen() -> bool:
     """A terminal on both ends, or a Textual driver chosen for us (textual-serve's web driver)."""
     if os.environ.get("TEXTUAL_DRIVER"):
         return True
-    return sys.stdin.isatty() and sys.stdout.isatty()
+    from yunpipe_tui.terminal import interactive
+
+    return interactive()
 
 
 def run_wizard(options: Any, **kwargs: Any) -> int:

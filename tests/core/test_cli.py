@@ -80,3 +80,19 @@ def test_help_imports_no_heavy_library() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert "HEAVY []" in result.stdout, result.stdout
+
+
+def test_shell_completion_offers_subcommands_and_options() -> None:
+    import os
+
+    def complete(words: str, cword: int) -> list[str]:
+        env = dict(os.environ, COMP_WORDS=words, COMP_CWORD=str(cword))
+        env["_YUNPIPE_COMPLETE"] = "bash_complete"
+        code = "from yunpipe_tui.cli import main; main()"
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True
+        ).stdout
+        return [line.split(",", 1)[1] for line in out.splitlines() if "," in line]
+
+    assert complete("yunpipe de", 1) == ["demo", "deploy"]
+    assert "--dry-run" in complete("yunpipe deploy --d", 2)

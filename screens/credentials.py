@@ -19,8 +19,6 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Static
 from textual.worker import Worker
 from yunpipe_tui.screens._base import YunpipeScreen
-from yunpipe_tui.screens.widgets import ConfirmModal, PassphraseModal
-
 from yunpipe_tui.screens.messages import (
     CredentialChanged,
     CredentialSaved,
@@ -28,6 +26,7 @@ from yunpipe_tui.screens.messages import (
     CredentialsMigrated,
     ProfileTested,
 )
+from yunpipe_tui.screens.widgets import ConfirmModal, PassphraseModal
 
 
 class CredentialsScreen(YunpipeScreen):

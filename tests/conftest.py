@@ -58,7 +58,7 @@ def mocked_aws() -> Iterator[None]:
 
 
 @pytest.fixture
-def aws(mocked_aws: None):  # noqa: ANN201 - AwsContext, imported lazily
+def aws(mocked_aws: None) -> Any:
     """An AwsContext talking to mock_aws, with its own call counter."""
     from yunpipe_tui.aws import AwsContext, CallCounter
 

@@ -10,6 +10,7 @@ from textual.command import CommandList
 from textual.widgets import DataTable, Static
 from yunpipe_tui.screens.monitor import MonitorScreen
 
+from tests.pilot import wait_workers
 from yunpipe_tui import names
 
 from .conftest import PIPELINE, Built, launch_instance, write_journal
@@ -18,7 +19,7 @@ from .conftest import PIPELINE, Built, launch_instance, write_journal
 async def wait_for(pilot: Any, condition: Any, tries: int = 200) -> None:
     """Let the app run until `condition()` holds (bounded; no fixed sleeps)."""
     for _ in range(tries):
-        await pilot.app.workers.wait_for_complete()
+        await wait_workers(pilot.app)
         await pilot.pause()
         if condition():
             return

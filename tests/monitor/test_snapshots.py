@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tests.pilot import wait_workers
 from yunpipe_tui.monitor import (
     InstanceInfo,
     PartError,
@@ -135,13 +136,13 @@ async def _polls(pilot: Any, n: int) -> None:
     screen = pilot.app.screen
     for _ in range(n - 1):
         for _ in range(100):
-            await pilot.app.workers.wait_for_complete()
+            await wait_workers(pilot.app)
             await pilot.pause()
             if not screen.polling:
                 break
         await pilot.press("r")
     for _ in range(100):
-        await pilot.app.workers.wait_for_complete()
+        await wait_workers(pilot.app)
         await pilot.pause()
         if screen.polls >= n and not screen.polling:
             break

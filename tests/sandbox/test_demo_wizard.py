@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.pilot import wait_workers
 from yunpipe_tui.sandbox import Timings
 from yunpipe_tui.sandbox.demo import demo_environment
 
@@ -26,7 +27,7 @@ async def test_demo_opens_the_wizard_on_the_sandbox(isolated_home: Path) -> None
             await pilot.pause()
             banner = app.screen.query_one("#sandbox-banner")
             assert "LOCAL SANDBOX" in str(banner.render())
-            await app.workers.wait_for_complete()
+            await wait_workers(app)
     # Everything undone: the user's environment and catalog are as before.
     assert os.environ["YUNPIPE_HOME"] == user_home
     assert "AWS_ENDPOINT_URL" not in os.environ

@@ -12,6 +12,7 @@ import pytest
 from textual.widgets import Input, Label
 from yunpipe_tui.screens.widgets import ConfirmModal
 
+from tests.pilot import wait_workers
 from yunpipe_tui.app import ROUTES, YunpipeApp, make_app, route_available
 
 SIZE = (100, 32)
@@ -21,7 +22,7 @@ MY_SCREENS = ("home", "doctor", "credentials", "workflow")
 async def settle(pilot) -> None:
     for _ in range(3):
         await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
+        await wait_workers(pilot.app)
     await pilot.pause()
 
 

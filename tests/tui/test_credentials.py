@@ -9,6 +9,7 @@ from textual.widgets import DataTable, Input
 from yunpipe_tui.screens.credentials import CredentialsScreen
 from yunpipe_tui.screens.widgets import ConfirmModal, PassphraseModal
 
+from tests.pilot import wait_workers
 from yunpipe_tui import credentials
 from yunpipe_tui.app import make_app
 
@@ -19,7 +20,7 @@ SIZE = (100, 32)
 
 async def settle(pilot) -> None:
     await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
+    await wait_workers(pilot.app)
     await pilot.pause()
 
 

@@ -12,6 +12,7 @@ from yunpipe_tui.screens.help import HelpScreen
 from yunpipe_tui.screens.home import HomeScreen
 from yunpipe_tui.screens.widgets import ConfirmModal, status_of
 
+from tests.pilot import wait_workers
 from yunpipe_tui.app import make_app
 from yunpipe_tui.aws import AwsContext, CallCounter
 
@@ -32,7 +33,7 @@ def iam_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsContext]:
 async def settle(pilot) -> None:
     for _ in range(3):
         await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
+        await wait_workers(pilot.app)
     await pilot.pause()
 
 

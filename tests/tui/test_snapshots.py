@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input, Select
 
+from tests.pilot import wait_workers
 from yunpipe_tui import credentials, journal
 from yunpipe_tui.app import make_app
 from yunpipe_tui.aws import AwsContext, CallCounter
@@ -53,7 +54,7 @@ def deployed(isolated_home: Path) -> None:
 async def settle(pilot) -> None:
     for _ in range(3):
         await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
+        await wait_workers(pilot.app)
     await pilot.pause()
     for field in pilot.app.screen.query(Input):
         field.cursor_blink = False

@@ -11,6 +11,7 @@ from textual.widgets import Checkbox, Input, Label, Select
 from yunpipe_tui.screens.widgets import ConfirmModal
 from yunpipe_tui.screens.workflow import WorkflowScreen
 
+from tests.pilot import wait_workers
 from yunpipe_tui.app import make_app
 from yunpipe_tui.catalog import Catalog
 from yunpipe_tui.cli import main as cli_main
@@ -31,7 +32,7 @@ async def type_into(pilot, selector: str, text: str) -> None:
 
 async def ready(pilot) -> WorkflowScreen:
     await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
+    await wait_workers(pilot.app)
     await pilot.pause()
     screen = pilot.app.screen
     assert isinstance(screen, WorkflowScreen)

@@ -11,13 +11,14 @@ from botocore.exceptions import ClientError
 from textual.widgets import Static
 from yunpipe_tui.screens.deploy import DONE, FAILED, PLANNED, ROLLED_BACK, DeployScreen
 
+from tests.pilot import wait_workers
 from yunpipe_tui import events as ev
 from yunpipe_tui import journal
 
 
 async def wait_for(pilot: Any, condition: Any, tries: int = 300) -> None:
     for _ in range(tries):
-        await pilot.app.workers.wait_for_complete()
+        await wait_workers(pilot.app)
         await pilot.pause()
         if condition():
             return

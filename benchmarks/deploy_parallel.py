@@ -83,9 +83,12 @@ def main() -> None:
         teardown(name, setup, delete_buckets=True)
         return elapsed, ctx.counter.total
 
-    run(4, "warmup")  # moto's first ECS/Lambda calls are slow; keep them out of the figures
+    from yunpipe_tui.deploy import MAX_WORKERS
+
+    # moto's first ECS/Lambda calls are slow; keep them out of the figures
+    run(MAX_WORKERS, "warmup")
     sequential, calls = run(1, "seqbench")
-    parallel, calls_parallel = run(4, "parbench")
+    parallel, calls_parallel = run(MAX_WORKERS, "parbench")
     server.stop()
     speedup = sequential / parallel
     print(f"sequential {sequential:.2f} s, parallel {parallel:.2f} s, {calls} API calls")

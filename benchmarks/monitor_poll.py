@@ -22,8 +22,13 @@ import multiprocessing
 import os
 import socket
 import statistics
+import sys
 import time
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import result
 
 
 def main() -> None:
@@ -125,6 +130,23 @@ def main() -> None:
         print(f"client CPU per poll (botocore, threads): {cpu * 1000:.0f} ms")
         serial = max(calls) * latency
         print(f"for comparison, the same calls one after another: {serial * 1000:.0f} ms")
+        result("monitor_poll_time", median, "s", f"<={goal:.3f}s", median / goal, median <= goal)
+        result(
+            "monitor_poll_latency_added",
+            added,
+            "s",
+            f"<={goal:.3f}s",
+            added / goal,
+            added <= goal,
+        )
+        result(
+            "monitor_poll_calls",
+            max(calls),
+            "calls",
+            f"<={budget}",
+            max(calls) / budget,
+            max(calls) <= budget,
+        )
     finally:
         stop.set()
         server.join(10)

@@ -46,7 +46,7 @@ ACTION = {MISSING: "create", STALE: "update", CURRENT: "keep"}
 SPEC_TAG = "yunpipe:spec"
 ROLE_NOT_ASSUMABLE = "cannot be assumed by Lambda"
 DESTINATION_INVALID = "Unable to validate the following destination configurations"
-MAX_WORKERS = 4
+MAX_WORKERS = 8
 
 
 class DeployError(YunpipeError):

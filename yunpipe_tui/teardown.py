@@ -46,6 +46,19 @@ def _gone(exc: BaseException) -> bool:
     return code in GONE or "NotFound" in code or "NonExistent" in code
 
 
+GONE_MARK = object()
+
+
+def _unless_gone(fn: Callable[[], Any]) -> Any:
+    """fn()'s result, or GONE_MARK when AWS says the resource no longer exists."""
+    try:
+        return fn()
+    except Exception as exc:
+        if _gone(exc):
+            return GONE_MARK
+        raise
+
+
 @dataclass
 class TeardownResult:
     pipeline: str
@@ -108,25 +121,17 @@ class Teardown:
             self.journal.result(key, jr.DELETED)
 
     def _call(self, fn: Callable[[], Any]) -> bool:
-        try:
-            fn()
-        except Exception as exc:
-            if _gone(exc):
-                return False
-            raise
-        return True
+        """Run a delete; False when the thing was already gone."""
+        return _unless_gone(fn) is not GONE_MARK
 
     # per kind
 
     def notification(self, params: dict[str, Any]) -> bool:
         bucket, our_id = params.get("bucket", ""), params.get("id", "")
         s3 = self.ctx.client("s3")
-        try:
-            got = s3.get_bucket_notification_configuration(Bucket=bucket)
-        except Exception as exc:
-            if _gone(exc):
-                return False
-            raise
+        got = _unless_gone(lambda: s3.get_bucket_notification_configuration(Bucket=bucket))
+        if got is GONE_MARK:
+            return False
         keep = (
             "TopicConfigurations",
             "QueueConfigurations",
@@ -147,12 +152,9 @@ class Teardown:
     def schedule_target(self, params: dict[str, Any]) -> bool:
         events = self.ctx.client("events")
         rule, target = params.get("rule", ""), params.get("target_id", "")
-        try:
-            targets = events.list_targets_by_rule(Rule=rule)["Targets"]
-        except Exception as exc:
-            if _gone(exc):
-                return False
-            raise
+        targets = _unless_gone(lambda: events.list_targets_by_rule(Rule=rule)["Targets"])
+        if targets is GONE_MARK:
+            return False
         if not any(t.get("Id") == target for t in targets):
             return False
         events.remove_targets(Rule=rule, Ids=[target])
@@ -188,22 +190,16 @@ class Teardown:
 
     def queue(self, name: str) -> bool:
         sqs = self.ctx.client("sqs")
-        try:
-            url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
-        except Exception as exc:
-            if _gone(exc):
-                return False
-            raise
+        url = _unless_gone(lambda: sqs.get_queue_url(QueueName=name)["QueueUrl"])
+        if url is GONE_MARK:
+            return False
         return self._call(lambda: sqs.delete_queue(QueueUrl=url))
 
     def task_role(self, name: str) -> bool:
         iam = self.ctx.client("iam")
-        try:
-            policies = iam.list_role_policies(RoleName=name)["PolicyNames"]
-        except Exception as exc:
-            if _gone(exc):
-                return False
-            raise
+        policies = _unless_gone(lambda: iam.list_role_policies(RoleName=name)["PolicyNames"])
+        if policies is GONE_MARK:
+            return False
         for policy in policies:
             self._call(
                 lambda policy=policy: iam.delete_role_policy(RoleName=name, PolicyName=policy)
@@ -214,12 +210,9 @@ class Teardown:
 
     def schedule_rule(self, name: str) -> bool:
         events = self.ctx.client("events")
-        try:
-            targets = events.list_targets_by_rule(Rule=name)["Targets"]
-        except Exception as exc:
-            if _gone(exc):
-                return False
-            raise
+        targets = _unless_gone(lambda: events.list_targets_by_rule(Rule=name)["Targets"])
+        if targets is GONE_MARK:
+            return False
         if targets:
             events.remove_targets(Rule=name, Ids=[t["Id"] for t in targets])
         return self._call(lambda: events.delete_rule(Name=name))
@@ -229,12 +222,9 @@ class Teardown:
 
     def cluster(self, name: str) -> bool:
         ecs = self.ctx.client("ecs")
-        try:
-            found = ecs.describe_clusters(clusters=[name]).get("clusters", [])
-        except Exception as exc:
-            if _gone(exc):
-                return False
-            raise
+        found = _unless_gone(lambda: ecs.describe_clusters(clusters=[name]).get("clusters", []))
+        if found is GONE_MARK:
+            return False
         if not any(c.get("status") == "ACTIVE" for c in found):
             return False
         for arn in ecs.list_tasks(cluster=name).get("taskArns", []):
@@ -271,12 +261,8 @@ class Teardown:
 
     def bucket(self, name: str) -> bool:
         s3 = self.ctx.client("s3")
-        try:
-            s3.head_bucket(Bucket=name)
-        except Exception as exc:
-            if _gone(exc):
-                return False
-            raise
+        if _unless_gone(lambda: s3.head_bucket(Bucket=name)) is GONE_MARK:
+            return False
         paginator = s3.get_paginator("list_object_versions")
         for page in paginator.paginate(Bucket=name):
             batch = [
@@ -509,12 +495,11 @@ def leftovers(
     s3 = ctx.client("s3")
     ours = re.compile(re.escape(base) + r"-s\d+$")
     for bucket in buckets:
-        try:
-            got = s3.get_bucket_notification_configuration(Bucket=bucket)
-        except Exception as exc:
-            if _gone(exc):
-                continue
-            raise
+        got = _unless_gone(
+            lambda bucket=bucket: s3.get_bucket_notification_configuration(Bucket=bucket)
+        )
+        if got is GONE_MARK:
+            continue
         found += [
             f"notification {bucket}/{e['Id']}"
             for e in got.get("LambdaFunctionConfigurations", [])
@@ -622,12 +607,11 @@ def rollback(
         if entry.get("kind") != "bucket" or entry.get("status") not in (jr.INTENT, jr.CREATED):
             continue
         name = entry["name"]
-        try:
-            empty = s3.list_objects_v2(Bucket=name, MaxKeys=1).get("KeyCount", 0) == 0
-        except Exception as exc:
-            if _gone(exc):
-                continue
-            raise
+        empty = _unless_gone(
+            lambda name=name: s3.list_objects_v2(Bucket=name, MaxKeys=1).get("KeyCount", 0) == 0
+        )
+        if empty is GONE_MARK:
+            continue
         if empty:
             td._do(key, "bucket", name, "buckets", lambda n=name: td.bucket(n))
             result.kept_buckets = [b for b in result.kept_buckets if b != name]

@@ -3,9 +3,7 @@ the temporary HOME after every test that finds no secret in plaintext."""
 
 from __future__ import annotations
 
-import io
 import socket
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -86,26 +84,6 @@ def memory_keyring() -> Iterator[MemoryKeyring]:
     credentials.set_backend_override(backend)
     yield backend
     credentials.set_backend_override(None)
-
-
-@pytest.fixture
-def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
-    """Run `yunpipe ARGS` in-process: (exit code, stdout, stderr)."""
-    from yunpipe_tui.cli import main
-
-    def run(*args: str, stdin: str = "") -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-        capsys.readouterr()
-        try:
-            main(list(args))
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        else:  # pragma: no cover - main always exits
-            code = 0
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def free_port() -> int:

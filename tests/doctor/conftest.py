@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import functools
-import io
 import json
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -47,23 +45,3 @@ def iam_aws(iam_data_patch: None) -> Iterator[object]:
 
     with mock_aws():
         yield AwsContext(region="us-east-1", counter=CallCounter())
-
-
-@pytest.fixture
-def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
-    """Run `yunpipe ARGS` in-process: (exit code, stdout, stderr)."""
-    from yunpipe_tui.cli import main
-
-    def run(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "stdin", io.StringIO(""))
-        capsys.readouterr()
-        try:
-            main(list(args))
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        else:  # pragma: no cover - main always exits
-            code = 0
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run

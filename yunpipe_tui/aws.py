@@ -119,6 +119,37 @@ class AwsContext:
         with self._lock:
             return self._clients.setdefault(service, client)
 
+    @classmethod
+    def from_session(
+        cls,
+        session: boto3.Session,
+        *,
+        endpoint_url: str | None = None,
+        counter: CallCounter | None = None,
+        max_attempts: int = RETRY_CONFIG["max_attempts"],
+    ) -> AwsContext:
+        """A context over a session the caller built (fixed keys, the sandbox's dummy ones)."""
+        return cls(
+            profile=session.profile_name if session.profile_name != "default" else None,
+            region=session.region_name,
+            endpoint_url=endpoint_url,
+            counter=counter or COUNTER,
+            max_attempts=max_attempts,
+            _session=session,
+        )
+
+    def with_attempts(self, max_attempts: int) -> AwsContext:
+        """The same identity and session, with another retry budget (one-shot probes)."""
+        return AwsContext(
+            profile=self.profile,
+            region=self.region_name,
+            endpoint_url=self.endpoint_url,
+            counter=self.counter,
+            max_attempts=max_attempts,
+            _session=self.session,
+            _hooks=list(self._hooks),
+        )
+
     def for_region(self, region: str) -> AwsContext:
         """The same identity in another region (a workflow may name its own)."""
         if region == self.region_name:
@@ -151,3 +182,67 @@ def error_message(exc: BaseException) -> str:
         text = f"{code}: {msg}" if msg else code
         return f"{op} failed: {text}" if op else text
     return str(exc) or exc.__class__.__name__
+
+
+# --------------------------------------------------------------------------- classification
+# The one place that knows which AWS error codes mean what; callers ask, never match codes.
+
+_GONE = frozenset(
+    {
+        "NoSuchEntity",
+        "ResourceNotFoundException",
+        "AWS.SimpleQueueService.NonExistentQueue",
+        "QueueDoesNotExist",
+        "NoSuchBucket",
+        "404",
+        "ClusterNotFoundException",
+        "InvalidInstanceID.NotFound",
+    }
+)
+_MISSING_QUEUE = frozenset(
+    {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "NonExistentQueue"}
+)
+_DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
+_THROTTLED = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+    }
+)
+
+
+def is_gone(exc: BaseException) -> bool:
+    """AWS says the resource does not exist (any service's way of saying it)."""
+    code = error_code(exc)
+    if code in ("InvalidParameterException", "ClientException"):
+        # ECS says "The referenced task/container instance was not found." this way.
+        return "not found" in str(exc).lower()
+    return code in _GONE or "NotFound" in code or "NonExistent" in code
+
+
+def is_missing_queue(exc: BaseException) -> bool:
+    """SQS says the queue does not exist."""
+    return error_code(exc) in _MISSING_QUEUE
+
+
+def is_denied(exc: BaseException) -> bool:
+    """The caller lacks permission (IAM, SCP or a resource policy)."""
+    code = error_code(exc)
+    return code in _DENIED or "AccessDenied" in code
+
+
+def is_throttled(exc: BaseException) -> bool:
+    """AWS asked us to slow down; worth a retry later."""
+    return error_code(exc) in _THROTTLED

@@ -622,11 +622,10 @@ def test_profile(
         aws_session_token=creds.session_token,
         region_name=creds.region or os.environ.get("AWS_REGION") or None,
     )
-    ctx = AwsContext(
-        region=session.region_name,
+    ctx = AwsContext.from_session(
+        session,
         endpoint_url=endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None,
         max_attempts=2,
-        _session=session,
     )
     try:
         ident = ctx.client("sts").get_caller_identity()

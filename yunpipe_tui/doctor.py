@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from yunpipe_tui import iam_policies as pol
 from yunpipe_tui import names
+from yunpipe_tui.aws import is_denied
 from yunpipe_tui.errors import YunpipeError
 
 if TYPE_CHECKING:
@@ -107,13 +108,6 @@ def _msg(exc: BaseException) -> str:
     from yunpipe_tui.aws import error_message
 
     return error_message(exc)
-
-
-def _denied(exc: BaseException) -> bool:
-    code = _code(exc)
-    return code in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation") or (
-        "AccessDenied" in code
-    )
 
 
 def _get_role(iam: Any, name: str) -> dict[str, Any] | None:
@@ -247,7 +241,7 @@ def _service(service: str, call: Callable[[Any], Any], what: str) -> Callable[[F
         try:
             call(facts.ctx.client(service))
         except Exception as exc:
-            if _denied(exc):
+            if is_denied(exc):
                 return FAIL, f"{what} is denied: {_msg(exc)}", None
             raise
         return OK, f"{what} answers in {facts.region}", None
@@ -261,7 +255,7 @@ def _ssm_ami(facts: Facts) -> Outcome:
     except Exception as exc:
         if _code(exc) == "ParameterNotFound":
             return FAIL, f"{AMI_PARAMETER} does not exist in {facts.region}", None
-        if _denied(exc):
+        if is_denied(exc):
             return FAIL, f"reading the ECS AMI parameter is denied: {_msg(exc)}", None
         raise
     return OK, f"ECS-optimized AMI {value} in {facts.region}", None
@@ -576,8 +570,6 @@ def principal_arn(facts: Facts) -> str | None:
 def check_simulate(facts: Facts) -> Outcome:
     from botocore.parsers import ResponseParserError
 
-    from yunpipe_tui.aws import AwsContext
-
     if facts.arn.endswith(":root"):
         return (
             WARN,
@@ -591,14 +583,7 @@ def check_simulate(facts: Facts) -> Outcome:
     if source is None:
         return WARN, f"cannot simulate policies for {facts.arn}", None
     ctx = facts.ctx
-    once = AwsContext(
-        profile=ctx.profile,
-        region=ctx.region_name,
-        endpoint_url=ctx.endpoint_url,
-        counter=ctx.counter,
-        max_attempts=1,
-        _session=ctx.session,
-    )
+    once = ctx.with_attempts(1)
     try:
         answer = once.client("iam").simulate_principal_policy(
             PolicySourceArn=source, ActionNames=list(pol.DEPLOY_ACTIONS)
@@ -611,7 +596,7 @@ def check_simulate(facts: Facts) -> Outcome:
         )
     except Exception as exc:
         status = getattr(exc, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if _denied(exc):
+        if is_denied(exc):
             return (
                 WARN,
                 f"iam:SimulatePrincipalPolicy is denied to {source}; "

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from yunpipe_tui import names
+from yunpipe_tui.aws import is_missing_queue
 from yunpipe_tui.errors import AwsError, InputError, YunpipeError
 
 if TYPE_CHECKING:
@@ -311,16 +312,6 @@ def _aws_message(exc: BaseException) -> str:
     return error_message(exc)
 
 
-def _is_missing_queue(exc: BaseException) -> bool:
-    from yunpipe_tui.aws import error_code
-
-    return error_code(exc) in (
-        "AWS.SimpleQueueService.NonExistentQueue",
-        "QueueDoesNotExist",
-        "NonExistentQueue",
-    )
-
-
 class Monitor:
     """Polls one pipeline. Thread-safe for one poll at a time (the callers never overlap polls).
 
@@ -490,7 +481,7 @@ class Monitor:
                 ],
             )
         except Exception as exc:
-            if _is_missing_queue(exc):
+            if is_missing_queue(exc):
                 self._urls.pop(name, None)  # look it up again next time (it may be recreated)
             raise
         return dict(response.get("Attributes", {}))

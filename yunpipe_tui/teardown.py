@@ -23,28 +23,8 @@ from typing import Any
 from yunpipe_tui import events as ev
 from yunpipe_tui import journal as jr
 from yunpipe_tui import names
-from yunpipe_tui.aws import AwsContext, error_code, error_message
+from yunpipe_tui.aws import AwsContext, error_message, is_gone
 from yunpipe_tui.errors import YunpipeError
-
-GONE = {
-    "NoSuchEntity",
-    "ResourceNotFoundException",
-    "AWS.SimpleQueueService.NonExistentQueue",
-    "QueueDoesNotExist",
-    "NoSuchBucket",
-    "404",
-    "ClusterNotFoundException",
-    "InvalidInstanceID.NotFound",
-}
-
-
-def _gone(exc: BaseException) -> bool:
-    code = error_code(exc)
-    if code in ("InvalidParameterException", "ClientException"):
-        # ECS says "The referenced task/container instance was not found." this way.
-        return "not found" in str(exc).lower()
-    return code in GONE or "NotFound" in code or "NonExistent" in code
-
 
 GONE_MARK = object()
 
@@ -54,7 +34,7 @@ def _unless_gone(fn: Callable[[], Any]) -> Any:
     try:
         return fn()
     except Exception as exc:
-        if _gone(exc):
+        if is_gone(exc):
             return GONE_MARK
         raise
 
@@ -573,7 +553,7 @@ def bucket_object_counts(record: jr.PipelineRecord, ctx: AwsContext) -> dict[str
             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
                 total += page.get("KeyCount", 0)
         except Exception as exc:
-            if _gone(exc):
+            if is_gone(exc):
                 continue
             raise
         counts[bucket] = total

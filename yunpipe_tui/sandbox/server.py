@@ -353,12 +353,8 @@ class Sandbox:
             aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
             region_name=self.region,
         )
-        return AwsContext(
-            region=self.region,
-            endpoint_url=self.endpoint,
-            counter=counter or CallCounter(),
-            max_attempts=3,
-            _session=session,
+        return AwsContext.from_session(
+            session, endpoint_url=self.endpoint, counter=counter or CallCounter(), max_attempts=3
         )
 
     @property

@@ -40,7 +40,7 @@ def main() -> None:
 
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-    from yunpipe_tui import names
+    from yunpipe_tui import resource_names as names
     from yunpipe_tui.aws import AwsContext, CallCounter
     from yunpipe_tui.monitor import Monitor, PipelineTarget
 

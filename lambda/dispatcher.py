@@ -53,7 +53,8 @@ from typing import Any
 LOG = logging.getLogger("yunpipe.dispatcher")
 LOG.addHandler(logging.NullHandler())  # Lambda's root handler gets the records; no stderr elsewhere
 
-# Duplicated from yunpipe_tui/names.py (the Lambda cannot import yunpipe); a test checks they agree.
+# Duplicated from yunpipe_tui/resource_names.py (the Lambda cannot import yunpipe); a test checks
+# they agree.
 PREFIX = "yunpipe"
 TAG_PIPELINE = "yunpipe:pipeline"
 TAG_STEP = "yunpipe:step"

@@ -36,7 +36,7 @@ from typing import Any
 
 from yunpipe_tui import events as ev
 from yunpipe_tui import journal as jr
-from yunpipe_tui import names
+from yunpipe_tui import resource_names as names
 from yunpipe_tui.aws import AwsContext, error_code, error_message
 from yunpipe_tui.errors import AwsError, YunpipeError
 from yunpipe_tui.plan import Plan, Resource, Unresolved, resolve

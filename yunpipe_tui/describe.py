@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from yunpipe_tui.catalog import Algorithm, Port, Variable
-from yunpipe_tui.naming import normalise_pipeline_name
+from yunpipe_tui.name_rules import normalise_pipeline_name
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 _VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -19,8 +19,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from yunpipe_tui import iam_policies as pol
-from yunpipe_tui import names
+from yunpipe_tui import prerequisite_policies as pol
+from yunpipe_tui import resource_names as names
 from yunpipe_tui.aws import is_denied
 from yunpipe_tui.errors import YunpipeError
 

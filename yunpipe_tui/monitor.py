@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from yunpipe_tui import names
+from yunpipe_tui import resource_names as names
 from yunpipe_tui.aws import is_missing_queue
 from yunpipe_tui.errors import AwsError, InputError, YunpipeError
 
@@ -92,7 +92,7 @@ class PipelineTarget:
         urls: Mapping[str, str] | None = None,
         algorithms: Mapping[str, str] | None = None,
     ) -> PipelineTarget:
-        """Derive every name from names.py's conventions (no journal needed)."""
+        """Derive every name from resource_names' conventions (no journal needed)."""
         ids = [names.step_id(i) for i in range(steps)] if isinstance(steps, int) else list(steps)
         urls = urls or {}
         algorithms = algorithms or {}
@@ -777,7 +777,7 @@ def discover_target(aws: AwsContext, pipeline: str) -> PipelineTarget | None:
 
 def resolve_target(pipeline: str | None = None, aws: AwsContext | None = None) -> PipelineTarget:
     """The pipeline to watch: its deploy journal (the most recent one when `pipeline` is None);
-    without a journal, names.py's conventions (steps found from the queue names, when `aws` is
+    without a journal, resource_names' conventions (steps found from the queue names, when `aws` is
     given). Raises YunpipeError with one line when there is nothing to watch."""
     from yunpipe_tui import journal
 

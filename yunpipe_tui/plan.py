@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from yunpipe_tui import names, policies
+from yunpipe_tui import pipeline_policies as policies
+from yunpipe_tui import resource_names as names
 from yunpipe_tui.catalog import Algorithm
 from yunpipe_tui.errors import InputError, Problem
 from yunpipe_tui.workflow import SEQUENCE_RUN, Workflow

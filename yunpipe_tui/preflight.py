@@ -9,7 +9,7 @@ Nothing here creates or changes a resource.
 
 from __future__ import annotations
 
-from yunpipe_tui import names
+from yunpipe_tui import resource_names as names
 from yunpipe_tui.aws import AwsContext, error_code, error_message
 from yunpipe_tui.errors import AwsError, YunpipeError
 from yunpipe_tui.plan import AccountFacts, Plan

@@ -22,7 +22,7 @@ from typing import Any
 
 from yunpipe_tui import events as ev
 from yunpipe_tui import journal as jr
-from yunpipe_tui import names
+from yunpipe_tui import resource_names as names
 from yunpipe_tui.aws import AwsContext, error_message, is_gone
 from yunpipe_tui.errors import YunpipeError
 

@@ -10,7 +10,7 @@ from typing import Any
 from yunpipe_tui.catalog import Algorithm, Catalog, Port
 from yunpipe_tui.errors import InputError, Problem
 from yunpipe_tui.jsonfile import LoadedJson, dump_json, load_json, write_atomic
-from yunpipe_tui.naming import (
+from yunpipe_tui.name_rules import (
     bucket_name_problems,
     known_regions,
     normalise_pipeline_name,

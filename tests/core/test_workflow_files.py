@@ -208,7 +208,7 @@ def test_sequence_and_ports_parse(tmp_path: Path, catalog: Catalog) -> None:
 
 
 def test_file_stem_names_never_look_like_steps() -> None:
-    from yunpipe_tui.naming import normalise_pipeline_name, pipeline_name_problem
+    from yunpipe_tui.name_rules import normalise_pipeline_name, pipeline_name_problem
 
     assert normalise_pipeline_name("My Pipeline-S2") == "my-pipeline-step2"
     assert normalise_pipeline_name("s3-ingest") == "s3-ingest"  # a leading segment is fine

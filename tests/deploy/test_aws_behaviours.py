@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from tests.deploy.helpers import fail_first, plan_for, snapshot, write_workflow
-from yunpipe_tui import journal, names, preflight
+from yunpipe_tui import journal, preflight
+from yunpipe_tui import resource_names as names
 from yunpipe_tui.catalog import Catalog
 from yunpipe_tui.deploy import DeployError, deploy
 from yunpipe_tui.errors import AwsError

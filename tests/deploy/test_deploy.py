@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from tests.deploy.helpers import fail_first, plan_for, snapshot, write_workflow
-from yunpipe_tui import journal, names, policies
+from yunpipe_tui import journal
+from yunpipe_tui import pipeline_policies as policies
+from yunpipe_tui import resource_names as names
 from yunpipe_tui.catalog import Catalog
 from yunpipe_tui.deploy import code_sha256, deploy, diff, dispatcher_zip
 from yunpipe_tui.events import DONE, KEPT, STARTED, Recorder

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.deploy.helpers import write_workflow
-from yunpipe_tui import names
+from yunpipe_tui import resource_names as names
 from yunpipe_tui.catalog import Catalog
 from yunpipe_tui.errors import InputError
 from yunpipe_tui.plan import AccountFacts, Unresolved, build_plan, format_tree, resolve

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from yunpipe_tui import doctor, names
-from yunpipe_tui import iam_policies as pol
+from yunpipe_tui import doctor
+from yunpipe_tui import prerequisite_policies as pol
+from yunpipe_tui import resource_names as names
 
 ROLE_CHECKS = ("lambda-exec-role", "ecs-instance-role", "ec2-actions-role")
 SEED_POLICY = {  # the seed's LambdaExec document, typo and catch-alls included

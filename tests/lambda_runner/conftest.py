@@ -119,7 +119,7 @@ def step(mocked_aws: None) -> Iterator[Step]:
     import boto3
     from yunpipe_tui.lambda_functions.dispatcher import DispatcherConfig
 
-    from yunpipe_tui import names
+    from yunpipe_tui import resource_names as names
 
     calls = Calls()
     clients = {s: boto3.client(s, region_name=REGION) for s in ("sqs", "ecs", "ec2", "cloudwatch")}

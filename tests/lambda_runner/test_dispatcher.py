@@ -298,7 +298,7 @@ def test_several_records_go_in_one_batch(step: Step) -> None:
 
 
 def test_names_agree_with_names_module() -> None:
-    from yunpipe_tui import names
+    from yunpipe_tui import resource_names as names
 
     assert d.PREFIX == names.PREFIX
     assert (d.TAG_PIPELINE, d.TAG_STEP, d.TAG_MANAGED) == (

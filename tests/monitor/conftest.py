@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from yunpipe_tui import names
+from yunpipe_tui import resource_names as names
 from yunpipe_tui.monitor import PipelineTarget
 
 PIPELINE = "demo"

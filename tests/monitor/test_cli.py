@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from yunpipe_tui import names
+from yunpipe_tui import resource_names as names
 from yunpipe_tui.monitor import resolve_target
 
 from .conftest import INPUT, PIPELINE, build_pipeline, write_journal

@@ -11,7 +11,7 @@ from textual.widgets import DataTable, Static
 from yunpipe_tui.screens.monitor import MonitorScreen
 
 from tests.pilot import wait_workers
-from yunpipe_tui import names
+from yunpipe_tui import resource_names as names
 
 from .conftest import PIPELINE, Built, launch_instance, write_journal
 

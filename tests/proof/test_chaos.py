@@ -174,7 +174,7 @@ def test_every_file_ends_in_the_output_or_the_dead_letter_queue(
     assert chaos.counts["download"] >= 2 and chaos.counts["upload"] >= 3, chaos.counts
 
     sqs = ctx.client("sqs")
-    from yunpipe_tui import names
+    from yunpipe_tui import resource_names as names
 
     dlq_url = sqs.get_queue_url(QueueName=names.dead_letter_queue(PIPELINE, "s1"))["QueueUrl"]
     queue_url = sqs.get_queue_url(QueueName=names.queue(PIPELINE, "s1"))["QueueUrl"]

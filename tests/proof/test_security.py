@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 
 from tests.core.helpers import run_cli
-from yunpipe_tui import credentials, names
+from yunpipe_tui import credentials
+from yunpipe_tui import resource_names as names
 from yunpipe_tui.catalog import Catalog
 
 pytest.importorskip("moto")

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from tests.sandbox.conftest import FAIL_ALGORITHM
-from yunpipe_tui import names
+from yunpipe_tui import resource_names as names
 from yunpipe_tui.catalog import Catalog
 from yunpipe_tui.sandbox import Sandbox, flow
 from yunpipe_tui.sandbox.transform import apply

@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from yunpipe_tui import names
+from yunpipe_tui import resource_names as names
 
 if TYPE_CHECKING:
     from yunpipe_tui.sandbox.server import Sandbox

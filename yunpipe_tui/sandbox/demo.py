@@ -161,7 +161,7 @@ class _Watcher:
         parts = []
         for i in range(len(STEPS)):
             step = f"s{i + 1}"
-            from yunpipe_tui import names
+            from yunpipe_tui import resource_names as names
 
             url = sqs.get_queue_url(QueueName=names.queue(PIPELINE, step))["QueueUrl"]
             attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from yunpipe_tui import iam_policies as pol
+from yunpipe_tui import prerequisite_policies as pol
 
 ACCOUNT = "210987654321"
 EC2_KINDS = {

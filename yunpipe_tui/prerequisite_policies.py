@@ -7,8 +7,8 @@ policies fail to grant.
   instance profile of the same name.
 - `EC2ActionsAccess`: the seed's role for EC2 alarm actions, `CloudWatchActionsEC2Access` attached.
 
-The deploy engine writes task-role and queue policies itself (yunpipe_tui/policies.py); this
-module covers only the account-wide prerequisites the doctor checks and fixes.
+The deploy engine writes task-role and queue policies itself (pipeline_policies.py); this module
+covers only the account-wide prerequisites the doctor checks and fixes.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from yunpipe_tui import names
+from yunpipe_tui import resource_names as names
 
 VERSION = "2012-10-17"
 PARTITION = "aws"

@@ -1,7 +1,8 @@
 """IAM and resource policy documents for a pipeline's step: the task role's trust and inline
 policy, and the queue policies. Pure functions; ARNs are built from names, never looked up.
 
-The dispatcher's own role (`lambda_exec_role`) is the doctor's business, not this module's.
+The dispatcher's own role (`lambda_exec_role`) and the other account-wide prerequisites are the
+doctor's business (prerequisite_policies.py), not this module's.
 """
 
 from __future__ import annotations

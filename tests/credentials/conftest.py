@@ -12,6 +12,7 @@ from keyring.backend import KeyringBackend
 from keyring.errors import PasswordDeleteError
 
 from yunpipe_tui import credentials
+from yunpipe_tui.credentials import backends
 
 ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"
@@ -64,7 +65,7 @@ def clean_state(
 ) -> Iterator[list[Path]]:
     """Reset the module's state; afterwards, no secret may sit in plaintext under tmp_path
     (except in files a test put there on purpose and lists in the yielded list)."""
-    monkeypatch.setattr(credentials, "CRYPTFILE_COST", dict(CHEAP_ARGON2))
+    monkeypatch.setattr(backends, "CRYPTFILE_COST", dict(CHEAP_ARGON2))
     monkeypatch.setenv("YUNPIPE_KEYRING_TIMEOUT", "20")
     # No desktop keyring leaks in from the machine running the tests.
     monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", f"unix:path={tmp_path}/no-dbus")

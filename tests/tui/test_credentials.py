@@ -12,6 +12,7 @@ from yunpipe_tui.screens.widgets import ConfirmModal, PassphraseModal
 from tests.pilot import wait_workers
 from yunpipe_tui import credentials
 from yunpipe_tui.app import make_app
+from yunpipe_tui.credentials import backends
 
 ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"
@@ -105,9 +106,9 @@ async def test_no_os_keyring_then_encrypted_file_unlocked_in_a_modal(
     def no_os_keyring(choice: str) -> None:
         raise credentials.KeyringUnavailable(credentials.NO_KEYRING_HELP)
 
-    monkeypatch.setattr(credentials, "_os_backend", no_os_keyring)
+    monkeypatch.setattr(backends, "_os_backend", no_os_keyring)
     monkeypatch.setattr(
-        credentials, "CRYPTFILE_COST", {"time_cost": 1, "memory_cost": 64, "parallelism": 1}
+        backends, "CRYPTFILE_COST", {"time_cost": 1, "memory_cost": 64, "parallelism": 1}
     )
     credentials.set_backend_override(None)
     app = make_app(aws, initial="credentials")

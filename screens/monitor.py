@@ -30,41 +30,26 @@ from yunpipe_tui.monitor import (
     PipelineTarget,
     Snapshot,
     append_history,
-    format_duration,
     next_delay,
 )
-from yunpipe_tui.monitor_render import count, sparkline
+from yunpipe_tui.monitor_render import rich_cell
+from yunpipe_tui.monitor_rows import (
+    INSTANCE_COLUMNS,
+    QUEUE_COLUMNS,
+    TASK_COLUMNS,
+    Column,
+    Rows,
+    error_lines,
+    instance_rows,
+    queue_rows,
+    task_rows,
+)
 
 if TYPE_CHECKING:
     from yunpipe_tui.aws import AwsContext
 
 INTERVALS = (1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0)
-QUEUE_COLUMNS = (
-    ("step", "Step"),
-    ("queue", "Queue"),
-    ("visible", "Visible"),
-    ("in_flight", "In flight"),
-    ("delayed", "Delayed"),
-    ("oldest", "Oldest"),
-    ("dead_letter", "Dead letter"),
-    ("history", "History"),
-)
-INSTANCE_COLUMNS = (
-    ("id", "Instance"),
-    ("step", "Step"),
-    ("type", "Type"),
-    ("state", "State"),
-    ("uptime", "Uptime"),
-    ("tasks", "Tasks"),
-    ("alarm", "Idle alarm"),
-)
-TASK_COLUMNS = (
-    ("id", "Task"),
-    ("step", "Step"),
-    ("status", "Status"),
-    ("instance", "Instance"),
-    ("reason", "Stop reason"),
-)
+SPARK_WIDTH = 16  # the queue table's history column; the full history is the Sparkline below
 
 MonitorFactory = Callable[["AwsContext", PipelineTarget], Monitor]
 
@@ -89,65 +74,13 @@ class ActionDone(Message):
     text: str
 
 
-def _state_text(state: str) -> Text:
-    style = {
-        "running": "green",
-        "pending": "yellow",
-        "shutting-down": "red",
-        "stopping": "yellow",
-        "stopped": "dim",
-    }.get(state, "")
-    return Text(state, style=style)
-
-
-def _alarm_text(state: str | None) -> Text:
-    if state is None:
-        return Text("—", style="dim")
-    return Text(state, style={"ALARM": "bold red", "OK": "green"}.get(state, "yellow"))
-
-
-def queue_rows(snapshot: Snapshot, history: History) -> dict[str, tuple[Any, ...]]:
-    rows: dict[str, tuple[Any, ...]] = {}
-    for q in snapshot.queues:
-        dlq = Text(count(q.dead_letter), style="bold red" if q.dead_letter else "")
-        rows[q.step] = (
-            q.step,
-            Text(q.name, style="red") if q.error else q.name,
-            count(q.visible),
-            count(q.in_flight),
-            count(q.delayed),
-            format_duration(q.oldest_age_s),
-            dlq,
-            sparkline(history.get(q.step, ()), width=16),
-        )
-    return rows
-
-
-def instance_rows(snapshot: Snapshot) -> dict[str, tuple[Any, ...]]:
+def table_cells(columns: tuple[Column, ...], rows: Rows) -> dict[str, tuple[str | Text, ...]]:
+    """monitor_rows' rows as DataTable cells (the queue's error shows in the error line)."""
     return {
-        i.id: (
-            i.id,
-            i.step,
-            i.type,
-            _state_text(i.state),
-            format_duration(i.uptime_s(snapshot.taken_at)),
-            str(i.running_tasks),
-            _alarm_text(i.alarm_state),
+        key: tuple(
+            rich_cell(column, cell, note=False) for column, cell in zip(columns, cells, strict=True)
         )
-        for i in snapshot.instances
-    }
-
-
-def task_rows(snapshot: Snapshot) -> dict[str, tuple[Any, ...]]:
-    return {
-        t.arn: (
-            t.id[:12],
-            t.step,
-            Text(t.last_status, style="green" if t.active else "dim"),
-            t.instance_id or "—",
-            t.stop_reason or "",
-        )
-        for t in snapshot.tasks
+        for key, cells in rows.items()
     }
 
 
@@ -234,8 +167,8 @@ class MonitorScreen(YunpipeScreen):
             ("#tasks", TASK_COLUMNS),
         ):
             table = self.query_one(table_id, DataTable)
-            for key, label in columns:
-                table.add_column(label, key=key)
+            for column in columns:
+                table.add_column(column.title, key=column.key)
         if self.interval is None:
             self.interval = float(getattr(self.app, "monitor_interval", None) or 5.0)
         self.query_one("#monitor-errors").display = False
@@ -352,9 +285,12 @@ class MonitorScreen(YunpipeScreen):
         if not snap.errors:
             self.error_line = ""
         with self.app.batch_update():
-            sync_rows(self.query_one("#queues", DataTable), queue_rows(snap, self.history))
-            sync_rows(self.query_one("#instances", DataTable), instance_rows(snap))
-            sync_rows(self.query_one("#tasks", DataTable), task_rows(snap))
+            for table_id, columns, rows in (
+                ("#queues", QUEUE_COLUMNS, queue_rows(snap, self.history, spark_width=SPARK_WIDTH)),
+                ("#instances", INSTANCE_COLUMNS, instance_rows(snap)),
+                ("#tasks", TASK_COLUMNS, task_rows(snap)),
+            ):
+                sync_rows(self.query_one(table_id, DataTable), table_cells(columns, rows))
             self._update_history()
             self._show_errors()
             self._status_line()
@@ -362,7 +298,7 @@ class MonitorScreen(YunpipeScreen):
     def _show_errors(self) -> None:
         lines = []
         if self.snapshot is not None and self.snapshot is self.shown:
-            lines = [f"✗ {e.part}: {e.message}" for e in self.snapshot.errors]
+            lines = [f"✗ {line}" for line in error_lines(self.snapshot)]
         if self.error_line and self.error_line not in lines:
             lines.append(f"✗ {self.error_line}")
         widget = self.query_one("#monitor-errors", Static)

@@ -1,7 +1,8 @@
 """The monitor core: one poll of a pipeline's queues, instances, tasks and alarms → a Snapshot.
 
 No Textual here: the Monitor screen, `yunpipe monitor --plain` and `--once --json` all call
-`Monitor.poll()` and render the immutable `Snapshot` it returns.
+`Monitor.poll()` and show the immutable `Snapshot` it returns through the same rows
+(monitor_rows.py).
 
 API-call budget per poll (steady state): at most 2 × steps + 4 —
   - `sqs:GetQueueAttributes` for each step's work queue and dead-letter queue (2 × steps);
@@ -37,9 +38,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from yunpipe_tui import monitor_rows as rows
 from yunpipe_tui import resource_names as names
 from yunpipe_tui.aws import is_missing_queue
 from yunpipe_tui.errors import AwsError, InputError, YunpipeError
+from yunpipe_tui.monitor_rows import format_duration as format_duration  # callers' old home
 
 if TYPE_CHECKING:
     from yunpipe_tui.aws import AwsContext
@@ -133,17 +136,7 @@ class QueueStats:
     error: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "step": self.step,
-            "name": self.name,
-            "visible": self.visible,
-            "in_flight": self.in_flight,
-            "delayed": self.delayed,
-            "dead_letter": self.dead_letter,
-            "dead_letter_queue": self.dlq_name,
-            "oldest_age_s": self.oldest_age_s,
-            "error": self.error,
-        }
+        return rows.queue_record(self)
 
 
 @dataclass(frozen=True)
@@ -163,17 +156,7 @@ class InstanceInfo:
         return max(0.0, (now - self.launch_time).total_seconds())
 
     def to_json(self, now: datetime) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "type": self.type,
-            "state": self.state,
-            "step": self.step,
-            "launch_time": _iso(self.launch_time),
-            "uptime_s": _round(self.uptime_s(now)),
-            "running_tasks": self.running_tasks,
-            "alarm_state": self.alarm_state,
-            "alarm_name": self.alarm_name,
-        }
+        return rows.instance_record(self, now)
 
 
 @dataclass(frozen=True)
@@ -197,18 +180,7 @@ class TaskInfo:
         return self.last_status in ACTIVE_TASK_STATES
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "arn": self.arn,
-            "step": self.step,
-            "last_status": self.last_status,
-            "desired_status": self.desired_status,
-            "instance_id": self.instance_id,
-            "started_at": _iso(self.started_at),
-            "stopped_at": _iso(self.stopped_at),
-            "stop_reason": self.stop_reason,
-            "exit_code": self.exit_code,
-        }
+        return rows.task_record(self)
 
 
 @dataclass(frozen=True)
@@ -219,7 +191,7 @@ class PartError:
     message: str
 
     def to_json(self) -> dict[str, str]:
-        return {"part": self.part, "message": self.message}
+        return rows.error_record(self)
 
 
 @dataclass(frozen=True)
@@ -247,27 +219,7 @@ class Snapshot:
         return next((q for q in self.queues if q.step == step), None)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "pipeline": self.pipeline,
-            "region": self.region,
-            "taken_at": _iso(self.taken_at),
-            "input_bucket": self.input_bucket,
-            "output_bucket": self.output_bucket,
-            "queues": [q.to_json() for q in self.queues],
-            "instances": [i.to_json(self.taken_at) for i in self.instances],
-            "tasks": [t.to_json() for t in self.tasks],
-            "errors": [e.to_json() for e in self.errors],
-            "api_calls": self.api_calls,
-            "elapsed_s": round(self.elapsed_s, 3),
-        }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _round(value: float | None) -> float | None:
-    return round(value, 1) if value is not None else None
+        return rows.snapshot_record(self)
 
 
 # --------------------------------------------------------------------------- history (sparklines)
@@ -287,20 +239,6 @@ def append_history(history: History, snapshot: Snapshot, size: int = HISTORY_SIZ
         value = q.visible if q.visible is not None else (past[-1] if past else 0)
         out[q.step] = (*past, value)[-size:]
     return out
-
-
-def format_duration(seconds: float | None) -> str:
-    """`42s`, `3m05s`, `2h04m`, `3d02h`, or `—`."""
-    if seconds is None:
-        return "—"
-    s = int(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
 
 
 # --------------------------------------------------------------------------- the poller
@@ -706,9 +644,6 @@ def _with(obj: Any, **changes: Any) -> Any:
     from dataclasses import replace
 
     return replace(obj, **changes)
-
-
-# --------------------------------------------------------------------------- which pipeline
 
 
 # --------------------------------------------------------------------------- the refresh rhythm

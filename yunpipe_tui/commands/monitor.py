@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from yunpipe_tui.errors import EXIT_OK, InputError
+
+if TYPE_CHECKING:
+    from yunpipe_tui.aws import AwsContext
+    from yunpipe_tui.monitor import PipelineTarget
 
 
 @click.command("monitor", short_help="Watch queues, instances and tasks of a pipeline.")
@@ -49,7 +55,9 @@ def command(
         if as_json:
             import json
 
-            click.echo(json.dumps(snap.to_json(), indent=2))
+            from yunpipe_tui.monitor_rows import snapshot_record
+
+            click.echo(json.dumps(snapshot_record(snap), indent=2))
         else:
             from yunpipe_tui.monitor_render import plain_line
 
@@ -61,13 +69,14 @@ def command(
         return _plain(aws, target, interval, polls)
     from yunpipe_tui.app import make_app
 
-    app = make_app(aws, initial="monitor", pipeline=target.pipeline)
-    app.monitor_interval = interval  # type: ignore[attr-defined]  (read by the monitor screen)
+    app = make_app(
+        aws, initial="monitor", pipeline=target.pipeline, screen_options={"interval": interval}
+    )
     result = app.run()
     return int(result or 0)
 
 
-def _plain(aws: object, target: object, interval: float, polls: int) -> int:
+def _plain(aws: AwsContext, target: PipelineTarget, interval: float, polls: int) -> int:
     import sys
     import time
 
@@ -83,7 +92,7 @@ def _plain(aws: object, target: object, interval: float, polls: int) -> int:
     done = 0
     live: Live | None = None
     try:
-        with Monitor(aws, target) as mon:  # type: ignore[arg-type]
+        with Monitor(aws, target) as mon:
             if console.is_terminal:
                 live = Live(console=console, auto_refresh=False, transient=False)
                 live.start()

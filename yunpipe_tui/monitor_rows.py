@@ -1,0 +1,283 @@
+"""The monitor's rows: what each face shows of a Snapshot, decided in one place.
+
+The Monitor screen puts `queue_rows`, `instance_rows` and `task_rows` into its DataTables, the
+Rich view of `yunpipe monitor --plain` into Rich tables; the plain line prints `summary_line`,
+and `--once --json` prints `snapshot_record`. A new column is one `Column` and one cell here.
+
+A cell carries a tone (what its value means: good, warn, bad, alert, dim), not a colour;
+`STYLES` turns tones into Rich style strings for the screen and the Rich view alike. Pure: no
+Rich, no Textual, no AWS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from yunpipe_tui.monitor import InstanceInfo, PartError, QueueStats, Snapshot, TaskInfo
+
+Tone = Literal["", "good", "warn", "bad", "alert", "dim"]
+STYLES: dict[Tone, str] = {
+    "": "",
+    "good": "green",
+    "warn": "yellow",
+    "bad": "red",
+    "alert": "bold red",
+    "dim": "dim",
+}
+BLOCKS = "▁▂▃▄▅▆▇█"
+NONE = "—"  # a value that is not known or not there
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    title: str  # the screen's header
+    heading: str = ""  # the Rich view's header (default: the title in lower case)
+    numeric: bool = False  # right-aligned in the Rich view
+    wraps: bool = False  # may wrap in the Rich view
+    toned: bool = False  # every cell is styled by its tone, the neutral one included
+
+    @property
+    def plain_heading(self) -> str:
+        return self.heading or self.title.lower()
+
+
+@dataclass(frozen=True)
+class Cell:
+    text: str
+    tone: Tone = ""
+    note: str = ""  # a second line, shown where there is room (the Rich view): a queue's error
+
+
+Row = tuple[Cell, ...]
+Rows = dict[str, Row]  # row key (step, instance id, task ARN) → cells in column order
+
+QUEUE_COLUMNS = (
+    Column("step", "Step"),
+    Column("queue", "Queue", wraps=True),
+    Column("visible", "Visible", numeric=True),
+    Column("in_flight", "In flight", numeric=True),
+    Column("delayed", "Delayed", numeric=True),
+    Column("oldest", "Oldest", numeric=True),
+    Column("dead_letter", "Dead letter", numeric=True, toned=True),
+    Column("history", "History"),
+)
+INSTANCE_COLUMNS = (
+    Column("id", "Instance", heading="id"),
+    Column("step", "Step"),
+    Column("type", "Type"),
+    Column("state", "State", toned=True),
+    Column("uptime", "Uptime"),
+    Column("tasks", "Tasks"),
+    Column("alarm", "Idle alarm", toned=True),
+)
+TASK_COLUMNS = (
+    Column("id", "Task"),
+    Column("step", "Step"),
+    Column("status", "Status", toned=True),
+    Column("instance", "Instance"),
+    Column("reason", "Stop reason", wraps=True),
+)
+
+STATE_TONES: dict[str, Tone] = {
+    "running": "good",
+    "pending": "warn",
+    "shutting-down": "bad",
+    "stopping": "warn",
+    "stopped": "dim",
+}
+ALARM_TONES: dict[str, Tone] = {"ALARM": "alert", "OK": "good"}
+
+
+# --------------------------------------------------------------------------- values
+
+
+def count(value: int | None) -> str:
+    return "?" if value is None else str(value)
+
+
+def format_duration(seconds: float | None) -> str:
+    """`42s`, `3m05s`, `2h04m`, `3d02h`, or `—`."""
+    if seconds is None:
+        return NONE
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+
+
+def sparkline(values: tuple[int, ...] | list[int], width: int = 20) -> str:
+    """A one-line unicode sparkline of the last `width` values, scaled to their maximum."""
+    points = list(values)[-width:]
+    if not points:
+        return ""
+    top = max(points)
+    if top <= 0:
+        return BLOCKS[0] * len(points)
+    return "".join(BLOCKS[min(len(BLOCKS) - 1, round(v / top * (len(BLOCKS) - 1)))] for v in points)
+
+
+# --------------------------------------------------------------------------- table rows
+
+
+def queue_rows(
+    snapshot: Snapshot, history: Mapping[str, tuple[int, ...]], *, spark_width: int = 20
+) -> Rows:
+    """Per step: its work queue's depths, dead letters (alert when any) and depth history."""
+    return {
+        q.step: (
+            Cell(q.step),
+            Cell(q.name, "bad", q.error) if q.error else Cell(q.name),
+            Cell(count(q.visible)),
+            Cell(count(q.in_flight)),
+            Cell(count(q.delayed)),
+            Cell(format_duration(q.oldest_age_s)),
+            Cell(count(q.dead_letter), "alert" if q.dead_letter else ""),
+            Cell(sparkline(history.get(q.step, ()), width=spark_width)),
+        )
+        for q in snapshot.queues
+    }
+
+
+def instance_rows(snapshot: Snapshot) -> Rows:
+    """Per instance: where it stands, how long it has run, its tasks and its idle alarm."""
+    return {
+        i.id: (
+            Cell(i.id),
+            Cell(i.step),
+            Cell(i.type),
+            Cell(i.state, STATE_TONES.get(i.state, "")),
+            Cell(format_duration(i.uptime_s(snapshot.taken_at))),
+            Cell(str(i.running_tasks)),
+            _alarm_cell(i.alarm_state),
+        )
+        for i in snapshot.instances
+    }
+
+
+def _alarm_cell(state: str | None) -> Cell:
+    if state is None:
+        return Cell(NONE, "dim")
+    return Cell(state, ALARM_TONES.get(state, "warn"))
+
+
+def task_rows(snapshot: Snapshot) -> Rows:
+    """Per recent task: its status (active ones first, as the poll sorted them) and why it
+    stopped."""
+    return {
+        t.arn: (
+            Cell(t.id[:12]),
+            Cell(t.step),
+            Cell(t.last_status, "good" if t.active else "dim"),
+            Cell(t.instance_id or NONE),
+            Cell(t.stop_reason or ""),
+        )
+        for t in snapshot.tasks
+    }
+
+
+def error_lines(snapshot: Snapshot) -> list[str]:
+    """`part: message` for each part of the snapshot that could not be read."""
+    return [f"{e.part}: {e.message}" for e in snapshot.errors]
+
+
+def summary_line(snapshot: Snapshot) -> str:
+    """The whole snapshot in one line, for logs and pipes (no colour, no cursor movement)."""
+    queues = " ".join(
+        f"{q.step}:visible={count(q.visible)},in_flight={count(q.in_flight)},"
+        f"delayed={count(q.delayed)},dead_letter={count(q.dead_letter)}"
+        for q in snapshot.queues
+    )
+    running = sum(1 for i in snapshot.instances if i.state == "running")
+    active = sum(1 for t in snapshot.tasks if t.active)
+    line = (
+        f"{snapshot.taken_at:%Y-%m-%dT%H:%M:%SZ} {snapshot.pipeline} {queues} "
+        f"instances={running} tasks={active}"
+    )
+    if snapshot.errors:
+        line += " errors=" + "; ".join(error_lines(snapshot))
+    return line
+
+
+# --------------------------------------------------------------------------- JSON records
+
+
+def queue_record(q: QueueStats) -> dict[str, Any]:
+    return {
+        "step": q.step,
+        "name": q.name,
+        "visible": q.visible,
+        "in_flight": q.in_flight,
+        "delayed": q.delayed,
+        "dead_letter": q.dead_letter,
+        "dead_letter_queue": q.dlq_name,
+        "oldest_age_s": q.oldest_age_s,
+        "error": q.error,
+    }
+
+
+def instance_record(i: InstanceInfo, now: datetime) -> dict[str, Any]:
+    return {
+        "id": i.id,
+        "type": i.type,
+        "state": i.state,
+        "step": i.step,
+        "launch_time": _iso(i.launch_time),
+        "uptime_s": _round(i.uptime_s(now)),
+        "running_tasks": i.running_tasks,
+        "alarm_state": i.alarm_state,
+        "alarm_name": i.alarm_name,
+    }
+
+
+def task_record(t: TaskInfo) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "arn": t.arn,
+        "step": t.step,
+        "last_status": t.last_status,
+        "desired_status": t.desired_status,
+        "instance_id": t.instance_id,
+        "started_at": _iso(t.started_at),
+        "stopped_at": _iso(t.stopped_at),
+        "stop_reason": t.stop_reason,
+        "exit_code": t.exit_code,
+    }
+
+
+def error_record(e: PartError) -> dict[str, str]:
+    return {"part": e.part, "message": e.message}
+
+
+def snapshot_record(s: Snapshot) -> dict[str, Any]:
+    """The snapshot for `--once --json`: raw values (numbers, ISO times), the same items in the
+    same order as the tables."""
+    return {
+        "pipeline": s.pipeline,
+        "region": s.region,
+        "taken_at": _iso(s.taken_at),
+        "input_bucket": s.input_bucket,
+        "output_bucket": s.output_bucket,
+        "queues": [queue_record(q) for q in s.queues],
+        "instances": [instance_record(i, s.taken_at) for i in s.instances],
+        "tasks": [task_record(t) for t in s.tasks],
+        "errors": [error_record(e) for e in s.errors],
+        "api_calls": s.api_calls,
+        "elapsed_s": round(s.elapsed_s, 3),
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _round(value: float | None) -> float | None:
+    return round(value, 1) if value is not None else None

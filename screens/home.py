@@ -122,7 +122,7 @@ class HomeScreen(YunpipeScreen):
         try:
             found = caller_identity(ctx)
         except Exception as exc:
-            from yunpipe_tui.app import describe_error
+            from yunpipe_tui.errors import describe_error
 
             self.post_message(
                 IdentityFailed(describe_error(exc), profile=ctx.profile or "", region="")

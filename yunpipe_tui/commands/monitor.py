@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
+from yunpipe_tui.commands.options import Options, pass_options
 from yunpipe_tui.errors import EXIT_OK, InputError
+
+if TYPE_CHECKING:
+    from yunpipe_tui.aws import AwsContext
+    from yunpipe_tui.monitor import PipelineTarget
 
 
 @click.command("monitor", short_help="Watch queues, instances and tasks of a pipeline.")
@@ -20,9 +27,9 @@ from yunpipe_tui.errors import EXIT_OK, InputError
 @click.option("--once", is_flag=True, help="Poll once, print, and exit.")
 @click.option("--json", "as_json", is_flag=True, help="With --once: print the snapshot as JSON.")
 @click.option("--polls", type=int, default=0, hidden=True, help="Stop after N polls (tests).")
-@click.pass_obj
+@pass_options
 def command(
-    obj: object,
+    options: Options,
     pipeline: str | None,
     interval: float,
     plain: bool,
@@ -41,7 +48,7 @@ def command(
 
     if as_json and not once:
         raise InputError("--json needs --once (one snapshot); use --plain for a running view")
-    aws = obj.aws()  # type: ignore[attr-defined]
+    aws = options.aws()
     target = resolve_target(pipeline, aws)
     if once:
         with Monitor(aws, target) as mon:
@@ -61,13 +68,12 @@ def command(
         return _plain(aws, target, interval, polls)
     from yunpipe_tui.app import make_app
 
-    app = make_app(aws, initial="monitor", pipeline=target.pipeline)
-    app.monitor_interval = interval  # type: ignore[attr-defined]  (read by the monitor screen)
+    app = make_app(aws, initial="monitor", pipeline=target.pipeline, monitor_interval=interval)
     result = app.run()
     return int(result or 0)
 
 
-def _plain(aws: object, target: object, interval: float, polls: int) -> int:
+def _plain(aws: AwsContext, target: PipelineTarget, interval: float, polls: int) -> int:
     import sys
     import time
 
@@ -83,7 +89,7 @@ def _plain(aws: object, target: object, interval: float, polls: int) -> int:
     done = 0
     live: Live | None = None
     try:
-        with Monitor(aws, target) as mon:  # type: ignore[arg-type]
+        with Monitor(aws, target) as mon:
             if console.is_terminal:
                 live = Live(console=console, auto_refresh=False, transient=False)
                 live.start()

@@ -22,8 +22,8 @@ def sync_rows(table: DataTable[Any], rows: Mapping[str, Sequence[Any]]) -> tuple
     """
     columns = list(table.columns)
     removed = 0
-    for key in [k for k in table.rows if k.value not in rows]:
-        table.remove_row(key)
+    for gone in [k for k in table.rows if k.value not in rows]:
+        table.remove_row(gone)
         removed += 1
     added = updated = 0
     for key, cells in rows.items():

@@ -26,10 +26,10 @@ from textual.timer import Timer
 from textual.widgets import Button, Footer, Header, Input, RichLog, Static, Tree
 from textual.widgets.tree import TreeNode
 from textual.worker import Worker
-from yunpipe_tui.screens._base import YunpipeScreen
-from yunpipe_tui.screens.monitor_widgets import ScreenActions
 
 from yunpipe_tui import events as ev
+from yunpipe_tui.screens._base import YunpipeScreen
+from yunpipe_tui.screens.monitor_widgets import ScreenActions
 
 if TYPE_CHECKING:
     from yunpipe_tui.aws import AwsContext

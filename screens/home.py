@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Footer, Header, Static
 from textual.worker import Worker
+
 from yunpipe_tui.screens._base import YunpipeScreen
 from yunpipe_tui.screens.messages import (
     ChecksLoaded,

@@ -21,8 +21,6 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Label, Sparkline, Static
 from textual.worker import Worker
-from yunpipe_tui.screens._base import YunpipeScreen
-from yunpipe_tui.screens.monitor_widgets import PathModal, ScreenActions, cursor_key, sync_rows
 
 from yunpipe_tui.monitor import (
     History,
@@ -34,6 +32,8 @@ from yunpipe_tui.monitor import (
     next_delay,
 )
 from yunpipe_tui.monitor_render import count, sparkline
+from yunpipe_tui.screens._base import YunpipeScreen
+from yunpipe_tui.screens.monitor_widgets import PathModal, ScreenActions, cursor_key, sync_rows
 
 if TYPE_CHECKING:
     from yunpipe_tui.aws import AwsContext

@@ -10,6 +10,7 @@ from textual.app import ComposeResult
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Input, Label, Static
+
 from yunpipe_tui.screens.widgets import InputDialog
 
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 from textual.widgets import Input, Label
-from yunpipe_tui.screens.widgets import ConfirmModal
 
 from tests.pilot import wait_workers
 from yunpipe_tui.app import ROUTES, YunpipeApp, make_app
+from yunpipe_tui.screens.widgets import ConfirmModal
 
 SIZE = (100, 32)
 MY_SCREENS = ("home", "doctor", "credentials", "workflow")

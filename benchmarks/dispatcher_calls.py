@@ -41,12 +41,11 @@ def main() -> None:
     from moto import mock_aws
 
     sys.path.insert(0, str(ROOT))
-    from yunpipe_tui.lambda_functions.dispatcher import DispatcherConfig, dispatch
-
     from tests.deploy.helpers import make_prerequisites, plan_for, write_workflow
     from yunpipe_tui.aws import AwsContext, CallCounter
     from yunpipe_tui.catalog import Catalog, load_algorithm_file
     from yunpipe_tui.deploy import deploy
+    from yunpipe_tui.lambda_functions.dispatcher import DispatcherConfig, dispatch
 
     with mock_aws():
         ctx = AwsContext(region="us-east-1", counter=CallCounter())

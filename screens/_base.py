@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from textual.binding import Binding
 from textual.screen import Screen
@@ -26,11 +26,9 @@ class YunpipeScreen(Screen[Any]):
 
     @property
     def wizard(self) -> YunpipeApp:
-        from yunpipe_tui.app import YunpipeApp
-
-        app = self.app
-        assert isinstance(app, YunpipeApp)
-        return app
+        """The App as the wizard (screens run only inside `YunpipeApp`; no import of it here,
+        so that the App can import its screens without a circle)."""
+        return cast("YunpipeApp", self.app)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # the bottom screen (Home) has nowhere to go back to

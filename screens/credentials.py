@@ -18,6 +18,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Static
 from textual.worker import Worker
+
 from yunpipe_tui.screens._base import YunpipeScreen
 from yunpipe_tui.screens.messages import (
     CredentialChanged,

@@ -26,10 +26,10 @@ from textual.timer import Timer
 from textual.widgets import Button, Footer, Header, Input, RichLog, Static, Tree
 from textual.widgets.tree import TreeNode
 from textual.worker import Worker
-from yunpipe_tui.screens._base import YunpipeScreen
-from yunpipe_tui.screens.monitor_widgets import ScreenActions
 
 from yunpipe_tui import events as ev
+from yunpipe_tui.screens._base import YunpipeScreen
+from yunpipe_tui.screens.monitor_widgets import ScreenActions
 
 if TYPE_CHECKING:
     from yunpipe_tui.aws import AwsContext
@@ -374,8 +374,8 @@ class DeployScreen(YunpipeScreen):
         for group in plan.groups():
             self.group_nodes[group] = tree.root.add(group, data=f"group:{group}", expand=True)
         for key, state in self.states.items():
-            group = self.group_nodes.get(state.group) or self._add_group(state.group)
-            self.nodes[key] = group.add_leaf(resource_label(state), data=key)
+            parent = self.group_nodes.get(state.group) or self._add_group(state.group)
+            self.nodes[key] = parent.add_leaf(resource_label(state), data=key)
         tree.root.expand()
         self._relabel_groups()
 

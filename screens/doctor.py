@@ -14,6 +14,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, Footer, Header, Static
 from textual.worker import Worker
+
 from yunpipe_tui.screens._base import YunpipeScreen
 from yunpipe_tui.screens.messages import ChecksLoaded, FixApplied
 from yunpipe_tui.screens.widgets import ConfirmModal, mark, mark_cell, status_of, summarize_checks

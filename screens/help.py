@@ -45,7 +45,7 @@ class HelpScreen(ModalScreen[None]):
         self.target = target
 
     def compose(self) -> ComposeResult:
-        from yunpipe_tui.app import ROUTES, SCREEN_KEYS
+        from yunpipe_tui.screens.routes import ROUTES, SCREEN_KEYS
 
         title = getattr(self.target, "HELP_TITLE", type(self.target).__name__)
         keys = "\n".join(

@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Footer, Header, Static
 from textual.worker import Worker
+
 from yunpipe_tui.screens._base import YunpipeScreen
 from yunpipe_tui.screens.messages import (
     ChecksLoaded,
@@ -122,7 +123,7 @@ class HomeScreen(YunpipeScreen):
         try:
             found = caller_identity(ctx)
         except Exception as exc:
-            from yunpipe_tui.app import describe_error
+            from yunpipe_tui.errors import describe_error
 
             self.post_message(
                 IdentityFailed(describe_error(exc), profile=ctx.profile or "", region="")

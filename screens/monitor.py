@@ -21,8 +21,6 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Label, Sparkline, Static
 from textual.worker import Worker
-from yunpipe_tui.screens._base import YunpipeScreen
-from yunpipe_tui.screens.monitor_widgets import PathModal, ScreenActions, cursor_key, sync_rows
 
 from yunpipe_tui.monitor import (
     History,
@@ -44,6 +42,8 @@ from yunpipe_tui.monitor_rows import (
     queue_rows,
     task_rows,
 )
+from yunpipe_tui.screens._base import YunpipeScreen
+from yunpipe_tui.screens.monitor_widgets import PathModal, ScreenActions, cursor_key, sync_rows
 
 if TYPE_CHECKING:
     from yunpipe_tui.aws import AwsContext

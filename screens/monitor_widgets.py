@@ -10,6 +10,7 @@ from textual.app import ComposeResult
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Input, Label, Static
+
 from yunpipe_tui.screens.widgets import InputDialog
 
 
@@ -22,8 +23,8 @@ def sync_rows(table: DataTable[Any], rows: Mapping[str, Sequence[Any]]) -> tuple
     """
     columns = list(table.columns)
     removed = 0
-    for stale in [k for k in table.rows if k.value not in rows]:
-        table.remove_row(stale)
+    for gone in [k for k in table.rows if k.value not in rows]:
+        table.remove_row(gone)
         removed += 1
     added = updated = 0
     for key, cells in rows.items():

@@ -30,14 +30,14 @@ from textual.widgets import (
     Static,
 )
 from textual.worker import Worker
-from yunpipe_tui.screens._base import YunpipeScreen
-from yunpipe_tui.screens.messages import CatalogLoaded, KeyPairsLoaded
-from yunpipe_tui.screens.widgets import ConfirmModal, ErrorModal, json_view
 
 from yunpipe_tui.catalog import Algorithm, Catalog, Port
 from yunpipe_tui.errors import InputError, Problem
 from yunpipe_tui.jsonfile import LoadedJson, dump_json, load_json
 from yunpipe_tui.name_rules import known_regions
+from yunpipe_tui.screens._base import YunpipeScreen
+from yunpipe_tui.screens.messages import CatalogLoaded, KeyPairsLoaded
+from yunpipe_tui.screens.widgets import ConfirmModal, ErrorModal, json_view
 from yunpipe_tui.workflow import (
     SEQUENCE_RUN,
     SINGLE_RUN,

@@ -1,16 +1,13 @@
 """The yunpipe wizard: one Textual App, screens in `yunpipe_tui.screens`, built by `make_app`.
 
 The App owns what every screen shares: the AwsContext (`app.aws`), whether it runs on the local
-sandbox, the last identity and doctor results, the routing to screens by name (screens are
-imported lazily, so a screen that has not landed yet only disables its route), the command
-palette, and the ONE place where failed workers become a notification.
+sandbox, the last identity and doctor results, the routing to screens by name (each screen's
+module is imported when it is first opened), the command palette, and the ONE place where
+failed workers become a notification.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import inspect
 from collections.abc import Iterable
 from functools import partial
 from importlib import resources
@@ -23,7 +20,9 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from yunpipe_tui.errors import describe_error
 from yunpipe_tui.screens.messages import Identity
+from yunpipe_tui.screens.routes import ROUTES
 
 if TYPE_CHECKING:
     from yunpipe_tui.aws import AwsContext
@@ -39,43 +38,6 @@ def _stylesheets() -> list[str]:
     return [str(folder.joinpath(name)) for name in names]
 
 
-# name -> (module, class, what it is for). Routes whose module is missing are hidden.
-ROUTES: dict[str, tuple[str, str, str]] = {
-    "home": ("yunpipe_tui.screens.home", "HomeScreen", "Who you are, doctor summary, pipelines"),
-    "doctor": ("yunpipe_tui.screens.doctor", "DoctorScreen", "Check and fix AWS prerequisites"),
-    "credentials": (
-        "yunpipe_tui.screens.credentials",
-        "CredentialsScreen",
-        "AWS keys in the OS keyring or an encrypted file",
-    ),
-    "workflow": ("yunpipe_tui.screens.workflow", "WorkflowScreen", "Build and save a workflow"),
-    "deploy": ("yunpipe_tui.screens.deploy", "DeployScreen", "Plan and deploy a workflow"),
-    "monitor": ("yunpipe_tui.screens.monitor", "MonitorScreen", "Watch queues and instances"),
-}
-SCREEN_KEYS = {"doctor": "d", "credentials": "c", "workflow": "w", "deploy": "p", "monitor": "m"}
-
-
-def describe_error(exc: BaseException | None) -> str:
-    """One line for a failure, in the CLI's words; never a traceback, never a secret."""
-    if exc is None:
-        return "unknown error"
-    from yunpipe_tui.errors import YunpipeError
-
-    if isinstance(exc, YunpipeError):
-        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    from yunpipe_tui.cli import _describe_unexpected  # the CLI's wording, shared on purpose
-
-    return _describe_unexpected(exc)
-
-
-def route_available(name: str) -> bool:
-    module = ROUTES[name][0]
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
-
-
 class ScreensProvider(Provider):
     """The command palette's screens and main actions."""
 
@@ -84,8 +46,7 @@ class ScreensProvider(Provider):
         assert isinstance(app, YunpipeApp)
         out: list[tuple[str, str, Any]] = []
         for name, (_, _, purpose) in ROUTES.items():
-            if route_available(name):
-                out.append((f"Open {name.title()}", purpose, partial(app.open_screen, name)))
+            out.append((f"Open {name.title()}", purpose, partial(app.open_screen, name)))
         out += [
             ("Doctor: re-run checks", "Run every prerequisite check again", app.rerun_doctor),
             ("Help", "Keys of this screen and what each screen is for", app.action_help),
@@ -124,7 +85,7 @@ class YunpipeApp(App[int]):
         initial: str = "home",
         workflow_path: str | None = None,
         pipeline: str | None = None,
-        screen_options: dict[str, Any] | None = None,
+        monitor_interval: float | None = None,
     ) -> None:
         super().__init__()
         if initial not in ROUTES:
@@ -135,7 +96,7 @@ class YunpipeApp(App[int]):
         self.workflow_path = workflow_path
         self.sample_file = ""  # a local file the upload dialog offers (the demo sets it)
         self.pipeline = pipeline
-        self.screen_options = dict(screen_options or {})
+        self.monitor_interval = monitor_interval  # seconds between polls (the monitor reads it)
         self.identity: Identity | None = None
         self.doctor_checks: list[Any] | None = None
         self.doctor_summary = "not run yet"
@@ -163,31 +124,63 @@ class YunpipeApp(App[int]):
 
     # --- routing -------------------------------------------------------------------------
 
-    def make_screen(self, name: str, **kwargs: Any) -> Screen[Any]:
-        module_name, class_name, _ = ROUTES[name]
-        cls = getattr(importlib.import_module(module_name), class_name)
-        params = inspect.signature(cls).parameters
-        accepted = {k: v for k, v in kwargs.items() if k in params and v is not None}
-        return cls(**accepted)
+    def make_screen(
+        self,
+        name: str,
+        *,
+        workflow_path: str | None = None,
+        pipeline: str | None = None,
+    ) -> Screen[Any]:
+        """Build the screen of a route; each module is imported on first use (fast start)."""
+        if name == "home":
+            from yunpipe_tui.screens.home import HomeScreen
 
-    def open_screen(self, name: str, **kwargs: Any) -> None:
+            return HomeScreen()
+        if name == "doctor":
+            from yunpipe_tui.screens.doctor import DoctorScreen
+
+            return DoctorScreen()
+        if name == "credentials":
+            from yunpipe_tui.screens.credentials import CredentialsScreen
+
+            return CredentialsScreen()
+        if name == "workflow":
+            from yunpipe_tui.screens.workflow import WorkflowScreen
+
+            return WorkflowScreen(workflow_path=workflow_path)
+        if name == "deploy":
+            from yunpipe_tui.screens.deploy import DeployScreen
+
+            return DeployScreen(workflow_path=workflow_path)
+        if name == "monitor":
+            from yunpipe_tui.screens.monitor import MonitorScreen
+
+            return MonitorScreen(pipeline)
+        raise ValueError(f"unknown screen {name!r}; one of {', '.join(ROUTES)}")
+
+    def open_screen(
+        self, name: str, *, workflow_path: str | None = None, pipeline: str | None = None
+    ) -> None:
         """Show a screen by its route name on top of the current one (escape comes back)."""
         if name == "home":
             self._guard_unsaved(self._pop_to_home, "Go Home without saving?", "Discard changes")
             return
-        if not route_available(name):
-            self.notify(f"The {name} screen is not part of this build.", severity="warning")
+        given = workflow_path is not None or pipeline is not None
+        if type(self.screen).__name__ == ROUTES[name][1] and not given:
             return
-        if type(self.screen).__name__ == ROUTES[name][1] and not kwargs:
-            return
-        defaults = {"workflow_path": self.workflow_path, "pipeline": self.pipeline}
-        self.push_screen(self.make_screen(name, **{**defaults, **kwargs}))
+        self.push_screen(
+            self.make_screen(
+                name,
+                workflow_path=self.workflow_path if workflow_path is None else workflow_path,
+                pipeline=self.pipeline if pipeline is None else pipeline,
+            )
+        )
 
     def on_mount(self) -> None:
         self._set_keyring_prompts(allowed=False)
         self.push_screen(self.make_screen("home"))
         if self.initial != "home":
-            self.open_screen(self.initial, **self.screen_options)
+            self.open_screen(self.initial)
 
     def on_unmount(self) -> None:
         self._set_keyring_prompts(allowed=True)
@@ -276,25 +269,23 @@ def make_app(
     initial: str = "home",
     workflow_path: str | None = None,
     pipeline: str | None = None,
-    screen_options: dict[str, Any] | None = None,
+    monitor_interval: float | None = None,
 ) -> YunpipeApp:
     """The one factory the CLI, `yunpipe demo`, `yunpipe monitor` and the tests use.
 
-    `initial` is the screen shown first (on top of Home, so escape leads Home);
-    `screen_options` are extra keyword arguments for that screen (e.g. `interval` for the
-    monitor), passed only when its constructor accepts them.
+    `initial` is the screen shown first (on top of Home, so escape leads Home). Without `aws`,
+    the default profile and region are used, with yunpipe's keyring store as a credential source.
     """
     if aws is None:
-        import os
-
         from yunpipe_tui.aws import AwsContext
+        from yunpipe_tui.credentials import install_provider
 
-        aws = AwsContext(endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None)
+        aws = AwsContext.from_environment(provider=install_provider)
     return YunpipeApp(
         aws,
         sandbox=sandbox,
         initial=initial,
         workflow_path=workflow_path,
         pipeline=pipeline,
-        screen_options=screen_options,
+        monitor_interval=monitor_interval,
     )

@@ -2,12 +2,18 @@
 
 Profile, region, endpoint (`AWS_ENDPOINT_URL`, honoured by botocore itself), retry mode and the
 API-call counter are decided here; nothing else calls `boto3.client(...)`.
+
+Extra credential sources (yunpipe's keyring store) are not known here: the caller that builds
+the first context (the CLI, the wizard) passes them in as a `CredentialProvider`, so this module
+stays on the lowest floor and imports nothing of yunpipe.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +23,11 @@ if TYPE_CHECKING:
 DEFAULT_REGION = "us-east-1"
 # Standard mode retries throttling (ThrottlingException, TooManyRequestsException,
 # RequestLimitExceeded, SlowDown, ...) and transient errors with jittered backoff.
-RETRY_CONFIG = {"mode": "standard", "max_attempts": 8}
+RETRY_MODE = "standard"
+MAX_ATTEMPTS = 8
+
+# Adds a credential source to a fresh botocore session for a profile (None: the default one).
+CredentialProvider = Callable[[Any, str | None], Any]
 
 
 class CallCounter:
@@ -59,7 +69,8 @@ class AwsContext:
     region: str | None = None
     endpoint_url: str | None = None
     counter: CallCounter = field(default_factory=lambda: COUNTER)
-    max_attempts: int = RETRY_CONFIG["max_attempts"]
+    max_attempts: int = MAX_ATTEMPTS
+    provider: CredentialProvider | None = field(default=None, repr=False)
     _session: Any = field(default=None, repr=False)
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -77,12 +88,8 @@ class AwsContext:
         import botocore.session
 
         core = botocore.session.get_session()
-        try:
-            from yunpipe_tui.credentials import install_provider
-        except ImportError:  # the credentials module is optional for the core
-            install_provider = None
-        if install_provider is not None:
-            install_provider(core, self.profile)
+        if self.provider is not None:
+            self.provider(core, self.profile)
         return boto3.Session(
             botocore_session=core, profile_name=self.profile, region_name=self.region
         )
@@ -105,7 +112,7 @@ class AwsContext:
         from botocore.config import Config
 
         config = Config(
-            retries={"mode": "standard", "max_attempts": self.max_attempts},
+            retries={"mode": RETRY_MODE, "max_attempts": self.max_attempts},
             max_pool_connections=32,
             user_agent_extra="yunpipe",
         )
@@ -120,13 +127,29 @@ class AwsContext:
             return self._clients.setdefault(service, client)
 
     @classmethod
+    def from_environment(
+        cls,
+        profile: str | None = None,
+        region: str | None = None,
+        *,
+        provider: CredentialProvider | None = None,
+    ) -> AwsContext:
+        """A context for the user's profile and region, on `AWS_ENDPOINT_URL` when it is set."""
+        return cls(
+            profile=profile,
+            region=region,
+            endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
+            provider=provider,
+        )
+
+    @classmethod
     def from_session(
         cls,
         session: boto3.Session,
         *,
         endpoint_url: str | None = None,
         counter: CallCounter | None = None,
-        max_attempts: int = RETRY_CONFIG["max_attempts"],
+        max_attempts: int = MAX_ATTEMPTS,
     ) -> AwsContext:
         """A context over a session the caller built (fixed keys, the sandbox's dummy ones)."""
         return cls(
@@ -146,6 +169,7 @@ class AwsContext:
             endpoint_url=self.endpoint_url,
             counter=self.counter,
             max_attempts=max_attempts,
+            provider=self.provider,
             _session=self.session,
             _hooks=list(self._hooks),
         )
@@ -160,6 +184,7 @@ class AwsContext:
             endpoint_url=self.endpoint_url,
             counter=self.counter,
             max_attempts=self.max_attempts,
+            provider=self.provider,
             _hooks=list(self._hooks),
         )
 

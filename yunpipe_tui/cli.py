@@ -7,19 +7,14 @@ shown in the help live here for the same reason.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import os
 import sys
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
 import click
 
 from yunpipe_tui import __version__
-from yunpipe_tui.errors import EXIT_FAILED, EXIT_USAGE, YunpipeError
-
-if TYPE_CHECKING:
-    from yunpipe_tui.aws import AwsContext
+from yunpipe_tui.commands.options import Options
+from yunpipe_tui.errors import EXIT_FAILED, EXIT_USAGE, YunpipeError, describe_unexpected
 
 # name -> (module under yunpipe_tui.commands, one-line summary). In the order a user meets them.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -45,38 +40,9 @@ ALIASES: dict[str, tuple[str, str]] = {
 }
 
 
-@dataclass
-class Options:
-    """Global options, shared by every subcommand through the click context."""
-
-    profile: str | None = None
-    region: str | None = None
-    debug: bool = False
-    _aws: Any = field(default=None, repr=False)
-
-    def aws(self) -> AwsContext:
-        if self._aws is None:
-            from yunpipe_tui.aws import AwsContext
-
-            self._aws = AwsContext(
-                profile=self.profile,
-                region=self.region,
-                endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
-            )
-        return self._aws
-
-
-def _module_exists(module: str) -> bool:
-    return importlib.util.find_spec(f"yunpipe_tui.commands.{module}") is not None
-
-
-def _available(name: str) -> bool:
-    return _module_exists(COMMANDS[name][0])
-
-
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return [name for name in COMMANDS if _available(name)]
+        return list(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in COMMANDS:
@@ -85,17 +51,13 @@ class LazyGroup(click.Group):
             module_name, attribute = ALIASES[cmd_name]
         else:
             return None
-        if not _module_exists(module_name):
-            return None
         module = importlib.import_module(f"yunpipe_tui.commands.{module_name}")
         command: click.Command | None = getattr(module, attribute, None)
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
-        if rows:
-            with formatter.section("Commands"):
-                formatter.write_dl(rows)
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, summary) for name, (_, summary) in COMMANDS.items()])
 
 
 @click.group(
@@ -115,9 +77,6 @@ def cli(ctx: click.Context, profile: str | None, region: str | None, debug: bool
     """
     ctx.obj = Options(profile=profile or None, region=region or None, debug=debug)
     if ctx.invoked_subcommand is None:
-        if importlib.util.find_spec("yunpipe_tui.commands.wizard") is None:
-            click.echo(ctx.get_help())
-            return
         from yunpipe_tui.commands.wizard import run_wizard
 
         ctx.exit(run_wizard(ctx.obj) or 0)
@@ -125,27 +84,6 @@ def cli(ctx: click.Context, profile: str | None, region: str | None, debug: bool
 
 def _debug_wanted(argv: list[str]) -> bool:
     return "--debug" in argv or os.environ.get("YUNPIPE_DEBUG", "") not in ("", "0", "false")
-
-
-def _describe_unexpected(exc: BaseException) -> str:
-    """One line for errors from libraries, without their tracebacks."""
-    name = type(exc).__name__
-    if name in ("NoCredentialsError", "PartialCredentialsError"):
-        return (
-            "no AWS credentials found; run `yunpipe creds set`, set AWS_PROFILE, "
-            "or export AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
-        )
-    if name == "NoRegionError":
-        return "no AWS region set; pass --region or export AWS_REGION"
-    if name in ("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError"):
-        return f"cannot reach AWS: {exc}"
-    if name == "ProfileNotFound":
-        return f"{exc}; list profiles with `aws configure list-profiles`"
-    if name == "ClientError":
-        from yunpipe_tui.aws import error_message
-
-        return error_message(exc)
-    return f"unexpected {name}: {exc} (rerun with --debug for details)"
 
 
 def main(argv: list[str] | None = None, prog_name: str = "yunpipe") -> None:
@@ -174,7 +112,7 @@ def main(argv: list[str] | None = None, prog_name: str = "yunpipe") -> None:
     except Exception as exc:
         if debug:
             raise
-        click.echo(f"error: {_describe_unexpected(exc)}", err=True)
+        click.echo(f"error: {describe_unexpected(exc)}", err=True)
         sys.exit(EXIT_FAILED)
     sys.exit(result if isinstance(result, int) else 0)
 

@@ -52,3 +52,36 @@ class InputError(YunpipeError):
 
 class AwsError(YunpipeError):
     """An AWS call failed; the message names the operation and AWS's own words."""
+
+
+def describe_unexpected(exc: BaseException) -> str:
+    """One line for an error from a library (botocore, ...), without its traceback.
+
+    The CLI prints it after `error:`; the wizard shows it in a notification.
+    """
+    name = type(exc).__name__
+    if name in ("NoCredentialsError", "PartialCredentialsError"):
+        return (
+            "no AWS credentials found; run `yunpipe creds set`, set AWS_PROFILE, "
+            "or export AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+        )
+    if name == "NoRegionError":
+        return "no AWS region set; pass --region or export AWS_REGION"
+    if name in ("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError"):
+        return f"cannot reach AWS: {exc}"
+    if name == "ProfileNotFound":
+        return f"{exc}; list profiles with `aws configure list-profiles`"
+    if name == "ClientError":
+        from yunpipe_tui.aws import error_message
+
+        return error_message(exc)
+    return f"unexpected {name}: {exc} (rerun with --debug for details)"
+
+
+def describe_error(exc: BaseException | None) -> str:
+    """One line for any failure, in the CLI's words; never a traceback, never a secret."""
+    if exc is None:
+        return "unknown error"
+    if isinstance(exc, YunpipeError):
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return describe_unexpected(exc)

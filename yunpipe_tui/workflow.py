@@ -147,7 +147,8 @@ def _check_step_against(
     doc: LoadedJson, here: tuple[Any, ...], step: dict[str, Any], algorithm: Algorithm
 ) -> list[Problem]:
     problems = []
-    given = step.get("variables") if isinstance(step.get("variables"), dict) else {}
+    variables = step.get("variables")
+    given: dict[str, Any] = variables if isinstance(variables, dict) else {}
     declared = {v.name for v in algorithm.variables}
     for var in algorithm.variables:
         if var.required and var.name not in given:

@@ -98,7 +98,7 @@ def test_migrate_an_aws_profile(
     # the profile keeps working, now from the keyring
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
-    got = AwsContext(profile="dev").session.get_credentials()
+    got = AwsContext(profile="dev", provider=credentials.install_provider).session.get_credentials()
     assert (got.method, got.access_key) == ("yunpipe-keyring", "AKIADEVDEVDEVDEVDEV0")
 
 

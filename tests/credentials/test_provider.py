@@ -14,6 +14,11 @@ from yunpipe_tui.aws import AwsContext
 FILE_KEY = "AKIAFILEFILEFILEFILE"
 
 
+def keyring_context(profile: str | None = None) -> AwsContext:
+    """An AwsContext as the CLI and the wizard build it: the keyring is a credential source."""
+    return AwsContext(profile=profile, provider=credentials.install_provider)
+
+
 def _no_env_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
@@ -33,9 +38,9 @@ def test_keyring_comes_before_the_shared_file(
     _no_env_keys(monkeypatch)
     _shared_file(isolated_home)
     credentials.set_profile("default", ACCESS_KEY, SECRET)
-    creds = AwsContext().session.get_credentials()
+    creds = keyring_context().session.get_credentials()
     assert (creds.method, creds.access_key) == ("yunpipe-keyring", ACCESS_KEY)
-    resolver = AwsContext().session._session.get_component("credential_provider")
+    resolver = keyring_context().session._session.get_component("credential_provider")
     order = [p.METHOD for p in resolver.providers]
     keyring_at = order.index("yunpipe-keyring")
     assert order[keyring_at + 1] == "shared-credentials-file"
@@ -45,7 +50,7 @@ def test_keyring_comes_before_the_shared_file(
 
 def test_environment_variables_still_win(memory_keyring: MemoryKeyring) -> None:
     credentials.set_profile("default", ACCESS_KEY, SECRET)
-    creds = AwsContext().session.get_credentials()
+    creds = keyring_context().session.get_credentials()
     assert (creds.method, creds.access_key) == ("env", "testing")
 
 
@@ -56,7 +61,7 @@ def test_unknown_profile_never_touches_the_keyring(
     _shared_file(isolated_home, "plain")
     credentials.set_profile("other", ACCESS_KEY, SECRET)
     memory_keyring.calls = 0
-    creds = AwsContext(profile="plain").session.get_credentials()
+    creds = keyring_context("plain").session.get_credentials()
     assert (creds.method, creds.access_key) == ("shared-credentials-file", FILE_KEY)
     assert memory_keyring.calls == 0
 
@@ -70,7 +75,7 @@ def test_assume_role_profiles_keep_working(
     (isolated_home / ".aws" / "config").write_text(
         "[profile admin]\nrole_arn = arn:aws:iam::123456789012:role/admin\nsource_profile = base\n"
     )
-    creds = AwsContext(profile="admin").session.get_credentials()
+    creds = keyring_context("admin").session.get_credentials()
     assert creds.method == "assume-role"  # the assume-role provider comes first
 
 
@@ -81,7 +86,7 @@ def test_keyring_only_profile_with_its_region(
     monkeypatch.delenv("AWS_REGION")
     monkeypatch.delenv("AWS_DEFAULT_REGION")
     credentials.set_profile("lab", ACCESS_KEY, SECRET, region="ap-southeast-2")
-    ctx = AwsContext(profile="lab")  # no ~/.aws files at all
+    ctx = keyring_context("lab")  # no ~/.aws files at all
     assert ctx.session.get_credentials().access_key == ACCESS_KEY
     assert ctx.region_name == "ap-southeast-2"
 
@@ -101,7 +106,7 @@ def test_a_locked_keyring_does_not_break_sessions(
     credentials.set_backend_override(Locked())
     _no_env_keys(monkeypatch)
     _shared_file(isolated_home)
-    creds = AwsContext().session.get_credentials()
+    creds = keyring_context().session.get_credentials()
     assert creds.access_key == FILE_KEY  # fell through to the next provider
 
 
@@ -115,7 +120,7 @@ def test_the_provider_does_not_prompt_without_a_passphrase(
     monkeypatch.delenv("YUNPIPE_KEYRING_PASSPHRASE")
     _no_env_keys(monkeypatch)
     _shared_file(isolated_home)
-    assert AwsContext().session.get_credentials().access_key == FILE_KEY
+    assert keyring_context().session.get_credentials().access_key == FILE_KEY
 
 
 def test_the_scan_finds_a_planted_secret(tmp_path: Path) -> None:

@@ -97,7 +97,7 @@ SECRET_SERVICE_SCRIPT = textwrap.dedent(
         print(c.open_store().label)
     else:
         got = c.get_profile("ss")
-        creds = AwsContext(profile="ss").session.get_credentials()
+        creds = AwsContext(profile="ss", provider=c.install_provider).session.get_credentials()
         print(got.secret_access_key == sys.argv[3], creds.method, creds.access_key)
     """
 )

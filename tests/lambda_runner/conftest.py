@@ -117,9 +117,9 @@ def s3_event(bucket: str, encoded_key: str, size: int = 5) -> dict[str, Any]:
 @pytest.fixture
 def step(mocked_aws: None) -> Iterator[Step]:
     import boto3
-    from yunpipe_tui.lambda_functions.dispatcher import DispatcherConfig
 
     from yunpipe_tui import resource_names as names
+    from yunpipe_tui.lambda_functions.dispatcher import DispatcherConfig
 
     calls = Calls()
     clients = {s: boto3.client(s, region_name=REGION) for s in ("sqs", "ecs", "ec2", "cloudwatch")}

@@ -8,9 +8,9 @@ import urllib.parse
 from typing import Any
 
 import pytest
-from yunpipe_tui.lambda_functions import dispatcher as d
 
 from tests.lambda_runner.conftest import INSTANCE_TYPE, PIPELINE, REGION, STEP, Step, s3_event
+from yunpipe_tui.lambda_functions import dispatcher as d
 
 KEY = "a%2Fb+c.txt"  # S3's encoding of "a/b c.txt"
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from yunpipe_tui.assets import runner as r
 from yunpipe_tui.lambda_functions import dispatcher  # noqa: F401 - same package layout check
 

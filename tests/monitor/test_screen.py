@@ -8,10 +8,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 from textual.command import CommandList
 from textual.widgets import DataTable, Static
-from yunpipe_tui.screens.monitor import MonitorScreen
 
 from tests.pilot import wait_workers
 from yunpipe_tui import resource_names as names
+from yunpipe_tui.screens.monitor import MonitorScreen
 
 from .conftest import PIPELINE, Built, launch_instance, write_journal
 

@@ -113,10 +113,9 @@ class FakeMonitor:
 
 
 def make_app(snapshots: list[Snapshot]) -> Any:
-    from yunpipe_tui.screens.monitor import MonitorScreen
-
     from yunpipe_tui.app import YunpipeApp
     from yunpipe_tui.aws import AwsContext
+    from yunpipe_tui.screens.monitor import MonitorScreen
 
     class SnapApp(YunpipeApp):
         """The wizard whose first screen is the monitor on fixed data."""

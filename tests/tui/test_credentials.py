@@ -6,13 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.widgets import DataTable, Input
-from yunpipe_tui.screens.credentials import CredentialsScreen
-from yunpipe_tui.screens.widgets import ConfirmModal, PassphraseModal
 
 from tests.pilot import wait_workers
 from yunpipe_tui import credentials
 from yunpipe_tui.app import make_app
 from yunpipe_tui.credentials import backends
+from yunpipe_tui.screens.credentials import CredentialsScreen
+from yunpipe_tui.screens.widgets import ConfirmModal, PassphraseModal
 
 ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"

@@ -7,14 +7,14 @@ from collections.abc import Iterator
 
 import pytest
 from textual.widgets import Static
-from yunpipe_tui.screens.doctor import DoctorScreen
-from yunpipe_tui.screens.help import HelpScreen
-from yunpipe_tui.screens.home import HomeScreen
-from yunpipe_tui.screens.widgets import ConfirmModal, status_of
 
 from tests.pilot import wait_workers
 from yunpipe_tui.app import make_app
 from yunpipe_tui.aws import AwsContext, CallCounter
+from yunpipe_tui.screens.doctor import DoctorScreen
+from yunpipe_tui.screens.help import HelpScreen
+from yunpipe_tui.screens.home import HomeScreen
+from yunpipe_tui.screens.widgets import ConfirmModal, status_of
 
 SIZE = (100, 32)
 ROLE_CHECKS = ("lambda-exec-role", "ecs-instance-role", "ec2-actions-role")

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import Checkbox, Input, Label, Select
-from yunpipe_tui.screens.widgets import ConfirmModal
-from yunpipe_tui.screens.workflow import WorkflowScreen
 
 from tests.pilot import wait_workers
 from yunpipe_tui.app import make_app
 from yunpipe_tui.catalog import Catalog
 from yunpipe_tui.cli import main as cli_main
+from yunpipe_tui.screens.widgets import ConfirmModal
+from yunpipe_tui.screens.workflow import WorkflowScreen
 from yunpipe_tui.workflow import load_workflow
 
 SIZE = (100, 32)

@@ -9,11 +9,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 from textual.widgets import Static
-from yunpipe_tui.screens.deploy import DONE, FAILED, PLANNED, ROLLED_BACK, DeployScreen
 
 from tests.pilot import wait_workers
 from yunpipe_tui import events as ev
 from yunpipe_tui import journal
+from yunpipe_tui.screens.deploy import DONE, FAILED, PLANNED, ROLLED_BACK, DeployScreen
 
 
 async def wait_for(pilot: Any, condition: Any, tries: int = 300) -> None:

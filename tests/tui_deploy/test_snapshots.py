@@ -22,10 +22,9 @@ def fixed_plan(tmp_path: Path) -> Any:
 
 
 def make_app(plan: Any, actions: dict[str, str]) -> Any:
-    from yunpipe_tui.screens.deploy import DeployScreen
-
     from yunpipe_tui.app import YunpipeApp
     from yunpipe_tui.aws import AwsContext
+    from yunpipe_tui.screens.deploy import DeployScreen
 
     class SnapApp(YunpipeApp):
         def make_screen(self, name: str, **kwargs: Any) -> Any:

@@ -14,7 +14,7 @@ PROFILE_HELP = "Profile name (default: the global --profile, AWS_PROFILE, or 'de
 
 
 def _profile(ctx: click.Context, profile: str | None) -> str:
-    from yunpipe_tui.cli import Options
+    from yunpipe_tui.commands.options import Options
     from yunpipe_tui.credentials import check_profile_name
 
     if not profile:

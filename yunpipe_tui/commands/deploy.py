@@ -18,7 +18,7 @@ UU_NOTE = (
 
 
 def _options() -> Any:
-    from yunpipe_tui.cli import Options
+    from yunpipe_tui.commands.options import Options
 
     ctx = click.get_current_context(silent=True)
     obj = ctx.find_object(Options) if ctx is not None else None

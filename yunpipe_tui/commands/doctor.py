@@ -9,18 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from yunpipe_tui.commands.options import Options, pass_options
 from yunpipe_tui.errors import EXIT_FAILED, EXIT_OK, InputError, YunpipeError
 
 if TYPE_CHECKING:
     from yunpipe_tui.doctor import CheckResult
 
 MARKS = {"ok": ("✓", "green"), "warn": ("!", "yellow"), "fail": ("✗", "red")}
-
-
-def _options(ctx: click.Context) -> Any:
-    from yunpipe_tui.cli import Options
-
-    return ctx.find_object(Options) or Options()
 
 
 def render(results: list[CheckResult], err: bool = False) -> None:
@@ -83,9 +78,9 @@ def _apply_fixes(aws: Any, results: list[CheckResult], yes: bool, quiet: bool) -
     type=click.Path(dir_okay=False),
     help="Also check what this workflow needs: key pair, buckets, default VPC, AMI.",
 )
-@click.pass_context
+@pass_options
 def command(
-    ctx: click.Context, fix: bool, yes: bool, as_json: bool, workflow_file: str | None
+    options: Options, fix: bool, yes: bool, as_json: bool, workflow_file: str | None
 ) -> int:
     """Check that the AWS account is ready for yunpipe and, with --fix, repair what can be.
 
@@ -103,7 +98,7 @@ def command(
         raise InputError(
             "--fix asks before each change; pass --yes when not in a terminal", file="--fix"
         )
-    aws = _options(ctx).aws()
+    aws = options.aws()
     results = run_checks(aws, workflow)
     if fix and any(r.fix is not None and r.status != "ok" for r in results):
         if not as_json:
@@ -121,11 +116,11 @@ def command(
 
 
 @click.command("create-lambda-exec-role", hidden=True)
-@click.pass_context
-def create_lambda_exec_role(ctx: click.Context) -> int:
+@pass_options
+def create_lambda_exec_role(options: Options) -> int:
     """The seed's command: create or update lambda_exec_role with yunpipe's least-privilege
     policy (the doctor's fix for that one check)."""
     from yunpipe_tui.doctor import apply_fix
 
-    click.echo(apply_fix(_options(ctx).aws(), "lambda-exec-role"))
+    click.echo(apply_fix(options.aws(), "lambda-exec-role"))
     return EXIT_OK

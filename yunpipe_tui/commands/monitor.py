@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from yunpipe_tui.commands.options import Options, pass_options
 from yunpipe_tui.errors import EXIT_OK, InputError
 
 if TYPE_CHECKING:
@@ -26,9 +27,9 @@ if TYPE_CHECKING:
 @click.option("--once", is_flag=True, help="Poll once, print, and exit.")
 @click.option("--json", "as_json", is_flag=True, help="With --once: print the snapshot as JSON.")
 @click.option("--polls", type=int, default=0, hidden=True, help="Stop after N polls (tests).")
-@click.pass_obj
+@pass_options
 def command(
-    obj: object,
+    options: Options,
     pipeline: str | None,
     interval: float,
     plain: bool,
@@ -47,7 +48,7 @@ def command(
 
     if as_json and not once:
         raise InputError("--json needs --once (one snapshot); use --plain for a running view")
-    aws = obj.aws()  # type: ignore[attr-defined]
+    aws = options.aws()
     target = resolve_target(pipeline, aws)
     if once:
         with Monitor(aws, target) as mon:
@@ -69,9 +70,7 @@ def command(
         return _plain(aws, target, interval, polls)
     from yunpipe_tui.app import make_app
 
-    app = make_app(
-        aws, initial="monitor", pipeline=target.pipeline, screen_options={"interval": interval}
-    )
+    app = make_app(aws, initial="monitor", pipeline=target.pipeline, monitor_interval=interval)
     result = app.run()
     return int(result or 0)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from yunpipe_tui.commands.options import Options, pass_options
 from yunpipe_tui.errors import EXIT_OK, EXIT_USAGE
 
 INSTALL_HINT = (
@@ -15,8 +16,8 @@ INSTALL_HINT = (
 @click.command("serve", short_help="Serve the wizard to a web browser.")
 @click.option("--host", default="localhost", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
-@click.pass_obj
-def command(options: object, host: str, port: int) -> int:
+@pass_options
+def command(options: Options, host: str, port: int) -> int:
     """Serve the wizard over HTTP with textual-serve; each browser tab gets its own wizard.
 
     It listens on localhost by default. Anyone who can open the page acts with your AWS
@@ -33,11 +34,9 @@ def command(options: object, host: str, port: int) -> int:
     if not serve_available():
         click.echo(f"error: {INSTALL_HINT}", err=True)
         return EXIT_USAGE
-    profile = getattr(options, "profile", None)
-    region = getattr(options, "region", None)
     click.echo(f"Serving the yunpipe wizard at http://{host}:{port} (ctrl+c stops)", err=True)
     try:
-        serve_wizard(wizard_command(profile, region), host, port)
+        serve_wizard(wizard_command(options.profile, options.region), host, port)
     except ServeUnavailable:
         click.echo(f"error: {INSTALL_HINT}", err=True)
         return EXIT_USAGE

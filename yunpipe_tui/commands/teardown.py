@@ -11,7 +11,7 @@ from yunpipe_tui.terminal import interactive
 
 
 def _options() -> Any:
-    from yunpipe_tui.cli import Options
+    from yunpipe_tui.commands.options import Options
 
     ctx = click.get_current_context(silent=True)
     obj = ctx.find_object(Options) if ctx is not None else None

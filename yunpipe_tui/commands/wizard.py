@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from yunpipe_tui.commands.options import Options
 from yunpipe_tui.errors import EXIT_OK, EXIT_USAGE
 
 
@@ -17,7 +18,7 @@ def can_run_full_screen() -> bool:
     return interactive()
 
 
-def run_wizard(options: Any, **kwargs: Any) -> int:
+def run_wizard(options: Options, **kwargs: Any) -> int:
     """Run the wizard with the global options' AwsContext; `kwargs` go to `make_app`."""
     import click
 

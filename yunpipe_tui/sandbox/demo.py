@@ -108,11 +108,11 @@ def demo_environment(timings: Timings | None = None) -> Iterator[DemoEnvironment
         yield DemoEnvironment(sandbox, sandbox.aws_context(), catalog, home)
     finally:
         sandbox.stop()
-        for name, value in saved.items():
-            if value is None:
+        for name, before in saved.items():
+            if before is None:
                 os.environ.pop(name, None)
             else:
-                os.environ[name] = value
+                os.environ[name] = before
 
 
 # --------------------------------------------------------------------------- the plain story
@@ -204,15 +204,15 @@ def run_plain(echo: Echo, timings: Timings | None = None, timeout: float = 120.0
         echo("")
         echo("== doctor: the account's prerequisites")
         before, fixes, after = flow.prepare_account(ctx)
-        for result in before:
-            if result.status != "ok":
-                mark = "✗" if result.status == "fail" else "!"
-                echo(f"  {mark} {result.title}: {result.detail}")
+        for check in before:
+            if check.status != "ok":
+                mark = "✗" if check.status == "fail" else "!"
+                echo(f"  {mark} {check.title}: {check.detail}")
         for line in fixes:
             echo(f"  fixed: {line}")
-        for result in after:
-            if result.status == "fail":
-                echo(f"  ✗ still failing: {result.title}: {result.detail}")
+        for check in after:
+            if check.status == "fail":
+                echo(f"  ✗ still failing: {check.title}: {check.detail}")
         from yunpipe_tui import doctor
 
         echo(f"  {doctor.summary(after)}")
@@ -261,9 +261,9 @@ def run_plain(echo: Echo, timings: Timings | None = None, timeout: float = 120.0
         echo("")
         echo("== teardown (the buckets and their objects stay)")
         env.sandbox.wait_quiet(timeout=10)
-        result = flow.teardown_pipeline(ctx, PIPELINE, PlainLines(echo))
-        if getattr(result, "leftovers", None):
-            echo("  leftovers: " + ", ".join(result.leftovers))
+        torn = flow.teardown_pipeline(ctx, PIPELINE, PlainLines(echo))
+        if torn.leftovers:
+            echo("  leftovers: " + ", ".join(torn.leftovers))
 
         echo("")
         if correct == len(expected):

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from yunpipe_tui.sandbox.agent import Agent
-from yunpipe_tui.sandbox.server import ACCOUNT_ID, DUMMY_CREDENTIALS, python_bin_dir
+from yunpipe_tui.sandbox.constants import ACCOUNT_ID, DUMMY_CREDENTIALS, python_bin_dir
 
 if TYPE_CHECKING:
     from yunpipe_tui.sandbox.server import Sandbox
@@ -223,7 +223,7 @@ class Executor:
                     parents=True, exist_ok=True
                 )
         env = process_environment(task_env, folder)
-        log_config = next(
+        log_config: dict[str, Any] = next(
             (
                 c.get("logConfiguration", {})
                 for c in taskdef.get("containerDefinitions", [])

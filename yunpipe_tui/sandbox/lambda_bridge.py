@@ -316,7 +316,7 @@ class LambdaBridge:
         if scale is not None and isinstance(backoff, tuple):
             # Sandbox-scaled waits for a new instance (the agent registers it within a poll);
             # this module object is the sandbox's own copy, loaded from the function's zip.
-            module.BACKOFF_SECONDS = tuple(float(d) * scale for d in backoff)
+            vars(module)["BACKOFF_SECONDS"] = tuple(float(d) * scale for d in backoff)
         return module
 
     # ----------------------------------------------------------------- schedules
@@ -332,7 +332,7 @@ class LambdaBridge:
         """Invoke the Lambda targets of every enabled schedule rule once; returns how many."""
         from moto.awslambda.utils import get_backend
 
-        from yunpipe_tui.sandbox.server import ACCOUNT_ID
+        from yunpipe_tui.sandbox.constants import ACCOUNT_ID
 
         events = self.sandbox.moto_backend("events")
         lambdas = get_backend(ACCOUNT_ID, self.sandbox.region)

@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import shutil
-import sys
 import tempfile
 import threading
 import time
@@ -22,6 +21,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from yunpipe_tui.errors import EXIT_USAGE, YunpipeError
+from yunpipe_tui.sandbox.constants import (
+    ACCOUNT_ID,
+    DEFAULT_REGION,
+    DUMMY_CREDENTIALS,
+    INSTALL_HINT,
+    Timings,
+    python_bin_dir,
+)
 from yunpipe_tui.sandbox.patches import MOTO_VERSION
 
 if TYPE_CHECKING:
@@ -29,14 +36,11 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger("yunpipe.sandbox")
 
-INSTALL_HINT = "pip install 'yunpipe-tui[sandbox]'"
-DEFAULT_REGION = "us-east-1"
-ACCOUNT_ID = "123456789012"
-# Credentials moto accepts; never real ones. The sandbox gives these to everything it starts.
-DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 MANUAL_TASKS = {"progression": "manual", "times": 1_000_000_000}
 
 __all__ = [
+    "ACCOUNT_ID",
+    "DEFAULT_REGION",
     "DUMMY_CREDENTIALS",
     "INSTALL_HINT",
     "MOTO_VERSION",
@@ -44,6 +48,7 @@ __all__ = [
     "SandboxUnavailable",
     "Timings",
     "moto_available",
+    "python_bin_dir",
 ]
 
 
@@ -59,54 +64,6 @@ def moto_available() -> bool:
         return all(importlib.util.find_spec(m) is not None for m in ("moto", "flask", "flask_cors"))
     except (ImportError, ValueError):
         return False
-
-
-@dataclass(frozen=True)
-class Timings:
-    """How fast the sandbox's stand-ins for AWS move, in seconds.
-
-    AWS's own figures (a one-minute reconcile schedule, a runner idling 60 s, alarms after ten
-    minutes) would make a demo or a test crawl; the sandbox scales them down.
-    """
-
-    poll: float = 0.2  # the local ECS agent / executor loop
-    reconcile: float = 5.0  # EventBridge schedules (AWS: the rule's rate, one minute)
-    instance_idle: float = 10.0  # an instance with no task is terminated after this
-    runner_idle: float = 3.0  # YUNPIPE_IDLE_SECONDS given to runners
-    runner_wait: float = 1.0  # YUNPIPE_WAIT_SECONDS (the runner's long poll)
-    runner_retry_delay: float = 2.0  # YUNPIPE_RETRY_DELAY_SECONDS (a failed file comes back)
-    stop_grace: float = 5.0  # YUNPIPE_STOP_GRACE_SECONDS; the runner is killed 2 s after it
-    lambda_workers: int = 4  # concurrent asynchronous Lambda invocations
-    lambda_timeout: float | None = None  # cap on a dispatcher's remaining time (None: its own)
-    dispatcher_backoff: float | None = None  # scales the dispatcher's waits for a new instance
-
-    @classmethod
-    def fast(cls) -> Timings:
-        """For tests and benchmarks: everything within a second or two."""
-        return cls(
-            poll=0.1,
-            reconcile=1.0,
-            instance_idle=1.5,
-            runner_idle=1.0,
-            runner_wait=1.0,
-            runner_retry_delay=0.0,
-            stop_grace=2.0,
-            lambda_timeout=15.0,
-            dispatcher_backoff=0.1,
-        )
-
-    @classmethod
-    def demo(cls) -> Timings:
-        """For `yunpipe demo`: quick, yet slow enough to watch instances come and go."""
-        return cls(
-            poll=0.2,
-            reconcile=2.0,
-            instance_idle=4.0,
-            runner_idle=2.0,
-            runner_wait=1.0,
-            runner_retry_delay=1.0,
-            dispatcher_backoff=0.25,
-        )
 
 
 @dataclass
@@ -263,7 +220,9 @@ class Sandbox:
             if self.middleware is not None:
                 # werkzeug's handler calls `server.app` for each request; the sandbox's own
                 # /moto-api calls (reset, state manager) bypass the middleware.
-                raw = server._server.app
+                wsgi = server._server
+                assert wsgi is not None  # start() returns once the server is listening
+                raw = wsgi.app
                 wrapped = self.middleware(raw)
 
                 def app(environ: dict[str, Any], start_response: Any) -> Any:
@@ -271,7 +230,7 @@ class Sandbox:
                         return raw(environ, start_response)
                     return wrapped(environ, start_response)
 
-                server._server.app = app
+                wsgi.app = app
             # moto's state is per process: a sandbox starts empty, whatever ran before it.
             self._post("/moto-api/reset", {})
             self._manual_tasks()
@@ -467,8 +426,3 @@ class Sandbox:
                 self._root_handler_added = False
             self._log_handler.close()
             self._log_handler = None
-
-
-def python_bin_dir() -> str:
-    """The folder of this interpreter, put first on PATH so `python3` in commands is this one."""
-    return str(Path(sys.executable).parent)

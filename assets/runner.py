@@ -11,12 +11,20 @@ Behaviour
   is split with shlex, `$input` / `$output` (also `${input}` / `${output}`) are replaced in each
   word, and it runs without a shell, with a timeout (YUNPIPE_TIMEOUT_SECONDS, default 3600).
   `$output` is YUNPIPE_OUTPUT_PATH/Result-<YUNPIPE_ALGORITHM>-<file name>, the seed's naming.
+  A name the file system cannot hold (over 255 bytes with the result's prefix, a NUL, `.`/`..`)
+  gets a short stand-in on disk that keeps its extension; the result key keeps the original name.
+  A folder marker (a key ending in `/`) is acknowledged and skipped with a log line.
+  The command inherits the task's environment minus AWS_*, ECS_* and YUNPIPE_* (credentials
+  endpoints and the runner's settings: only the runner talks to AWS) and LD_PRELOAD/LD_AUDIT.
 - The result goes to YUNPIPE_OUTPUT_BUCKET under the input key's prefix. A directory result is
   zipped first (`...zip`). A command that exits 0 but writes nothing at `$output` is a failure:
   the algorithm promised a result and none came, so the file is retried and ends in the DLQ.
-- The message is deleted only after every upload succeeded. On any failure it is released after
-  YUNPIPE_RETRY_DELAY_SECONDS (default 10; visibility change), so SQS retries it and moves it to
-  the dead-letter queue after maxReceiveCount.
+- The message is deleted only after every upload succeeded. On any failure of one file (the
+  algorithm's, or an error of the runner's own such as a full disk) it is released with a short
+  visibility that doubles with each receive: YUNPIPE_RETRY_DELAY_SECONDS (default 10) * 2^(n-1),
+  at most RETRY_DELAY_CAP seconds. SQS then moves it to the dead-letter queue after
+  maxReceiveCount within minutes, never after the queue's hour-long visibility timeout, and the
+  runner goes on with the next message.
 - While a command runs, the message's visibility is extended (heartbeat every half visibility
   timeout of the queue), so a long run is not handed to a second task.
 - Exits 0 after YUNPIPE_IDLE_SECONDS (default 60) with an empty queue.
@@ -25,10 +33,13 @@ Behaviour
   deleted; otherwise the command is killed, the message released (visibility 0) and the runner
   exits 0. No file is ever lost: either its result exists or its message is back in the queue.
 - Exit code 2 only for configuration errors; log lines go to stdout (CloudWatch via awslogs).
+- AWS endpoints come only from YUNPIPE_ENDPOINT_URL: AWS_ENDPOINT_URL* in the environment are
+  ignored, so a variable cannot send the runner's signed requests elsewhere.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -46,6 +57,11 @@ from typing import Any
 
 EXIT_OK = 0
 EXIT_CONFIG = 2
+RETRY_DELAY_CAP = 300  # seconds; SQS allows up to 12 hours, a retry should come within minutes
+NAME_MAX = 255  # bytes in one file name on Linux file systems
+# What the algorithm's process never inherits: the runner alone talks to AWS.
+CHILD_DROPPED_PREFIXES = ("AWS_", "ECS_", "YUNPIPE_")
+CHILD_DROPPED_NAMES = frozenset({"LD_PRELOAD", "LD_AUDIT"})
 
 
 class ConfigError(ValueError):
@@ -131,11 +147,57 @@ def make_clients(config: RunnerConfig) -> dict[str, Any]:
 
     kwargs: dict[str, Any] = {
         "region_name": config.region,
-        "config": Config(retries={"mode": "standard", "max_attempts": 5}),
+        # Only YUNPIPE_ENDPOINT_URL (set by yunpipe) chooses the endpoint, never AWS_ENDPOINT_URL*.
+        "config": Config(
+            retries={"mode": "standard", "max_attempts": 5}, ignore_configured_endpoint_urls=True
+        ),
     }
     if config.endpoint_url:
         kwargs["endpoint_url"] = config.endpoint_url
     return {"sqs": boto3.client("sqs", **kwargs), "s3": boto3.client("s3", **kwargs)}
+
+
+def retry_delay(receive_count: int, base: int, cap: int = RETRY_DELAY_CAP) -> int:
+    """Seconds until a failed message is visible again: base * 2^(n-1), at most `cap`."""
+    if base <= 0:
+        return 0
+    return int(min(cap, base * 2 ** min(max(receive_count, 1) - 1, 20)))
+
+
+def child_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """The algorithm's environment: the task's, without what redirects AWS calls or loading."""
+    return {
+        name: value
+        for name, value in env.items()
+        if not name.startswith(CHILD_DROPPED_PREFIXES) and name not in CHILD_DROPPED_NAMES
+    }
+
+
+def _safe_suffix(name: str, room: int) -> str:
+    """The name's trailing extensions (`.nii.gz`), plain ASCII only, within `room` bytes."""
+    suffix = ""
+    for part in reversed(name.split(".")[1:]):
+        candidate = f".{part}{suffix}"
+        if not (part.isascii() and part.replace("_", "").replace("-", "").isalnum()):
+            break
+        if len(part) > 16 or len(candidate) > room:
+            break
+        suffix = candidate
+    return suffix
+
+
+def local_name(name: str, limit: int = NAME_MAX) -> str:
+    """The file name used on disk for a key's last segment: the name itself when the file
+    system can hold it within `limit` bytes, else a short, distinct stand-in that keeps the
+    extension (`<start>-<hash><ext>`). The result key always keeps the original name."""
+    raw = name.encode("utf-8", "surrogateescape")
+    if len(raw) <= limit and name not in ("", ".", "..") and "\x00" not in name:
+        return name
+    digest = hashlib.sha256(raw).hexdigest()[:16]
+    suffix = _safe_suffix(name, min(24, max(0, limit - 40)))
+    room = max(0, min(60, limit - len(digest) - len(suffix) - 1))
+    start = raw[:room].decode("utf-8", "ignore").replace("\x00", "").strip(".")
+    return f"{start}-{digest}{suffix}" if start else f"{digest}{suffix}"
 
 
 def s3_records(body: str) -> list[tuple[str, str]]:
@@ -230,9 +292,17 @@ class Runner:
         return messages[0] if messages else None
 
     # -- one file
+    def delete(self, handle: str) -> None:
+        try:
+            self.sqs.delete_message(QueueUrl=self.config.queue_url, ReceiptHandle=handle)
+        except Exception as exc:  # it comes back after its visibility; the result is there
+            log("could not delete message", error=str(exc))
+
     def run_command(self, words: list[str], handle: str) -> None:
         try:
-            process = subprocess.Popen(words, start_new_session=True)
+            process = subprocess.Popen(
+                words, start_new_session=True, env=child_environment(os.environ)
+            )
         except OSError as exc:
             raise Failure(f"cannot start {words[0]!r}: {exc}") from None
         started = time.monotonic()
@@ -270,14 +340,17 @@ class Runner:
 
     def process_record(self, bucket: str, key: str, handle: str) -> str:
         name = key.rsplit("/", 1)[-1]
-        if not name:
-            raise Failure(f"key {key!r} names a folder, not a file")
         input_dir = Path(self.config.input_path)
         output_dir = Path(self.config.output_path)
         input_dir.mkdir(parents=True, exist_ok=True)
         output_dir.mkdir(parents=True, exist_ok=True)
-        input_file = input_dir / name
-        output_file = output_dir / f"Result-{self.config.algorithm}-{name}"
+        result_prefix = f"Result-{self.config.algorithm}-"
+        # Room for the result's prefix and a `.zip`, so both local names fit the file system.
+        short = local_name(name, NAME_MAX - len(result_prefix.encode()) - len(".zip"))
+        if short != name:
+            log("long file name: using a short local name", key=key, local=short)
+        input_file = input_dir / short
+        output_file = output_dir / f"{result_prefix}{short}"
         if input_file.exists() or input_file.is_symlink():
             # Never overwrite (and later delete) a file of the image, e.g. with input path "/".
             raise Failure(f"{input_file} already exists in the container; not overwriting it")
@@ -318,24 +391,32 @@ class Runner:
         records = s3_records(message.get("Body", ""))
         if not records:
             log("skipping a message that is not an S3 object event", id=message.get("MessageId"))
-            self.sqs.delete_message(QueueUrl=self.config.queue_url, ReceiptHandle=handle)
+            self.delete(handle)
             return
         attempt = message.get("Attributes", {}).get("ApproximateReceiveCount", "?")
         try:
             for bucket, key in records:
+                if key.endswith("/"):
+                    log("skipping a folder marker (a key ending in '/')", key=key, bucket=bucket)
+                    continue
                 self.process_record(bucket, key, handle)
-        except Failure as exc:
-            delay = 0 if self.stopping else self.config.retry_delay_seconds
+        except Exception as exc:  # one file's failure, whatever it is, never ends the runner
+            error = str(exc) if isinstance(exc, Failure) else f"{type(exc).__name__}: {exc}"
+            try:
+                count = int(attempt)
+            except ValueError:
+                count = 1
+            delay = 0 if self.stopping else retry_delay(count, self.config.retry_delay_seconds)
             log(
                 "failed; the message stays queued",
-                error=str(exc),
+                error=error,
                 attempt=attempt,
                 keys=[k for _, k in records],
                 retry_in=delay,
             )
             self.release(handle, delay)
             return
-        self.sqs.delete_message(QueueUrl=self.config.queue_url, ReceiptHandle=handle)
+        self.delete(handle)
         log("done", keys=[k for _, k in records])
 
     # -- the loop

@@ -28,8 +28,11 @@ S3 event (one record, the usual case)
   DescribeContainerInstances per try), and starts the task there.
 
 Reconcile event (EventBridge schedule, or {"yunpipe": "reconcile"})
-  1. sqs:GetQueueAttributes (visible + in flight); empty queue: 1 call.
-  2. ecs:ListTasks; enough tasks (one per message up to YUNPIPE_MAX_TASKS): 2 calls.
+  1. sqs:GetQueueAttributes (visible and in flight); no visible message: 1 call. Messages only
+     in flight are held by a runner (or by one that died, until their visibility ends): a new
+     task would find nothing and exit idle, so they start none.
+  2. ecs:ListTasks; enough tasks (one per visible message, plus one per in-flight message a
+     running task may be busy with, up to YUNPIPE_MAX_TASKS): 2 calls.
   3-4. ecs:ListContainerInstances + ecs:DescribeContainerInstances, then one ecs:StartTask per
      missing task on instances with room, launching an instance when none has room.
 
@@ -234,6 +237,7 @@ class _Dispatch:
             "launched": 0,
             "tasks": None,
             "depth": None,
+            "in_flight": None,
             "errors": [],
         }
 
@@ -284,16 +288,16 @@ class _Dispatch:
                 self.summary["errors"].append(f"send {record['_key']}: {failure.get('Code')}")
         return sent
 
-    def depth(self) -> int:
+    def depth(self) -> tuple[int, int]:
+        """(visible messages waiting for a runner, messages in flight)."""
         attrs = self.clients.sqs.get_queue_attributes(
             QueueUrl=self.config.queue_url,
             AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
         )["Attributes"]
-        depth = int(attrs.get("ApproximateNumberOfMessages", 0)) + int(
-            attrs.get("ApproximateNumberOfMessagesNotVisible", 0)
-        )
-        self.summary["depth"] = depth
-        return depth
+        visible = int(attrs.get("ApproximateNumberOfMessages", 0))
+        in_flight = int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0))
+        self.summary["depth"], self.summary["in_flight"] = visible, in_flight
+        return visible, in_flight
 
     # -- tasks
     def task_count(self) -> int:
@@ -520,11 +524,13 @@ class _Dispatch:
         self.start_one()
 
     def on_reconcile(self) -> None:
-        depth = self.depth()
-        if depth == 0:
-            return
+        visible, in_flight = self.depth()
+        if visible == 0:
+            return  # in-flight messages have a runner, or come back visible when theirs died
         tasks = self.task_count()
-        missing = min(depth, self.config.max_tasks) - tasks
+        # Each running task may be busy with one in-flight message; the visible ones need more.
+        wanted = min(visible + min(in_flight, tasks), self.config.max_tasks)
+        missing = wanted - tasks
         if missing <= 0:
             return
         arns = self.list_instances()
@@ -545,7 +551,8 @@ def dispatch(
 ) -> dict[str, Any]:
     """Handle one event. `remaining_ms` bounds any wait for a new instance (None: never wait).
 
-    Returns {"sent", "started", "launched", "tasks", "depth", "errors"}.
+    Returns {"sent", "started", "launched", "tasks", "depth" (visible messages), "in_flight",
+    "errors"}.
     """
     work = _Dispatch(config, _Clients(config, clients), remaining_ms)
     try:

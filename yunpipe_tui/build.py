@@ -20,9 +20,10 @@ from pathlib import Path
 from string import Template
 
 from yunpipe_tui import locations
-from yunpipe_tui.catalog import Algorithm
+from yunpipe_tui.catalog import Algorithm, algorithm_problems
 from yunpipe_tui.errors import InputError, YunpipeError
-from yunpipe_tui.jsonfile import write_atomic
+from yunpipe_tui.input_rules import image_reference_problem
+from yunpipe_tui.jsonfile import LoadedJson, write_atomic
 
 PIP_BOTO3 = (
     "(python3 -m pip install --no-cache-dir boto3"
@@ -86,13 +87,28 @@ def image_name(name: str, user: str, registry: str = "") -> str:
     return "/".join(p for p in parts if p)
 
 
+def checked(algorithm: Algorithm) -> Algorithm:
+    """The algorithm, once it passes every rule of an algorithm file: however it was made (a
+    file, the --describe prompts, code), nothing unvalidated reaches a Dockerfile."""
+    doc = LoadedJson(file=f"algorithm {algorithm.name[:40]!r}", data=algorithm.to_json(), lines={})
+    problems = algorithm_problems(doc)
+    if problems:
+        raise InputError(problems)
+    return algorithm
+
+
 def dockerfile(algorithm: Algorithm) -> str:
+    checked(algorithm)
     template = resources.files("yunpipe_tui.assets").joinpath("Dockerfile.template").read_text()
-    return Template(template).substitute(
-        name=algorithm.name,
-        container_name=algorithm.container_name,
-        install=INSTALL[package_manager(algorithm)],
-    )
+    values = {
+        "name": algorithm.name,
+        "container_name": algorithm.container_name,
+        "install": INSTALL[package_manager(algorithm)],
+    }
+    for key, value in values.items():  # validated above; each must stay on its own line
+        if "\n" in value or "\r" in value:
+            raise InputError(f"algorithm {algorithm.name[:40]!r}: {key} spans several lines")
+    return Template(template).substitute(values)
 
 
 def runner_source() -> str:
@@ -163,9 +179,11 @@ def build(
     engine: bool | None = None,
 ) -> BuildResult:
     """Write the context, then build/tag/push when an engine is reachable and allowed."""
-    context = write_context(algorithm)
     local = repository_name(algorithm.name)
     remote = image_name(algorithm.name, user, registry) if user else ""
+    if remote and (problem := image_reference_problem(remote)):
+        raise InputError(f"-u/--registry give the image name {problem}", file="wrap")
+    context = write_context(algorithm)
     commands = docker_commands(context, local, remote)
     result = BuildResult(context, local, remote, commands=[shell_line(c) for c in commands])
     echo(f"build context for {algorithm.name}: {context}")

@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from yunpipe_tui import locations
 from yunpipe_tui.errors import InputError, Problem
+from yunpipe_tui.input_rules import (
+    capped,
+    control_character,
+    control_character_problems,
+    forbidden_variable,
+    image_reference_problem,
+)
 from yunpipe_tui.jsonfile import LoadedJson, dump_json, load_json, write_atomic
 from yunpipe_tui.schema_check import schema_problems
+
+LOG = logging.getLogger("yunpipe.catalog")
+# The schema's rule for `name`; a name outside it can never be a catalog file (no `../`).
+ALGORITHM_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 
 # Variables the seed's `wrap` appended to every stored description for its runner. The runner now
 # gets its configuration from the deploy engine and AWS access from the task role, so these are
@@ -127,9 +140,16 @@ _KNOWN = {
 def algorithm_problems(doc: LoadedJson) -> list[Problem]:
     """Schema violations plus the rules a schema cannot say well."""
     problems = schema_problems(doc, "algorithm.schema.json")
+    problems += control_character_problems(doc)
     data = doc.data
     if not isinstance(data, dict):
         return problems
+    for key in ("container_name", "image"):
+        image = data.get(key)
+        if not isinstance(image, str) or not image or control_character(image):
+            continue  # the schema or the control-character rule already says what is wrong
+        if problem := image_reference_problem(image):
+            problems.append(doc.problem((key,), problem))
     command = data.get("run_command")
     if isinstance(command, str) and command and "$input" not in command:
         problems.append(
@@ -161,6 +181,13 @@ def algorithm_problems(doc: LoadedJson) -> list[Problem]:
     variables = data.get("user_specified_environment_variables")
     for i, var in enumerate(variables if isinstance(variables, list) else []):
         if isinstance(var, dict) and isinstance(var.get("name"), str):
+            # The seed's own runner variables are dropped on load (AWS keys among them).
+            if var["name"] not in SEED_RUNNER_VARIABLES and (
+                reason := forbidden_variable(var["name"])
+            ):
+                problems.append(
+                    doc.problem(("user_specified_environment_variables", i, "name"), reason)
+                )
             if var["name"] in names:
                 problems.append(
                     doc.problem(
@@ -169,7 +196,7 @@ def algorithm_problems(doc: LoadedJson) -> list[Problem]:
                     )
                 )
             names.add(var["name"])
-    return problems
+    return capped(problems)
 
 
 def algorithm_from_json(data: dict[str, Any]) -> Algorithm:
@@ -227,6 +254,8 @@ class Catalog:
         return sorted(p.stem for p in self.folder.glob("*.json"))
 
     def get(self, name: str) -> Algorithm | None:
+        if not ALGORITHM_NAME.fullmatch(name):
+            return None  # never a path outside the catalog folder
         path = self._file(name)
         if not path.is_file():
             return None
@@ -250,7 +279,8 @@ class Catalog:
 
     def import_legacy(self, dirs: list[Path] | None = None) -> list[str]:
         """Copy the seed's descriptions (`~/.cloud_pipe/algorithms/*_info.json`,
-        `~/.yunpipe/algorithms/*.json`) into the catalog; existing entries win."""
+        `~/.yunpipe/algorithms/*.json`) into the catalog; existing entries win. They pass the
+        same validation as `wrap -f`: a file that fails is skipped with one warning line."""
         imported: list[str] = []
         for base in dirs if dirs is not None else locations.legacy_dirs():
             folder = base / "algorithms"
@@ -259,7 +289,16 @@ class Catalog:
             for path in sorted(folder.glob("*.json")):
                 try:
                     algorithm = load_algorithm_file(path)
-                except InputError:
+                except InputError as exc:
+                    first = exc.problems[0] if exc.problems else None
+                    why = first.message if first else "it is not a valid algorithm file"
+                    more = len(exc.problems) - 1
+                    LOG.warning(
+                        "%s: not imported into the catalog: %s%s",
+                        path,
+                        why,
+                        f" (and {more} more problems)" if more > 0 else "",
+                    )
                     continue
                 if self._file(algorithm.name).exists():
                     continue

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from yunpipe_tui.errors import InputError, Problem
+from yunpipe_tui.input_rules import (
+    MAX_FILE_BYTES,
+    MAX_VALUES,
+    control_character,
+    count_values,
+    quote,
+)
 
 JsonPath = tuple[str | int, ...]
 _WS = " \t\n\r"
@@ -37,21 +46,31 @@ class LoadedJson:
         )
 
 
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_$-]{1,80}")
+
+
 def format_path(path: JsonPath) -> str:
+    """`process.algorithms[0].name`; a key that is not plain (control characters, dots,
+    spaces, very long) is shown quoted and cut, so a path never spans lines or pages."""
     out = ""
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _PLAIN_KEY.fullmatch(part) and control_character(part) is None:
+            out += f".{part}" if out else part
+        else:
+            out += f"[{quote(part, 40)}]"
     return out
-
-
-def _line_at(text: str, index: int) -> int:
-    return text.count("\n", 0, index) + 1
 
 
 def _positions(text: str) -> dict[JsonPath, int]:
     """Record the line each value starts on. The text is already known to be valid JSON."""
     decoder = json.JSONDecoder()
     lines: dict[JsonPath, int] = {}
+    newlines = [m.start() for m in re.finditer("\n", text)]
+
+    def line_at(index: int) -> int:  # counting from the start each time was quadratic
+        return bisect.bisect_left(newlines, index) + 1
 
     def skip(i: int) -> int:
         while i < len(text) and text[i] in _WS:
@@ -60,7 +79,7 @@ def _positions(text: str) -> dict[JsonPath, int]:
 
     def value(i: int, path: JsonPath) -> int:
         i = skip(i)
-        lines[path] = _line_at(text, i)
+        lines[path] = line_at(i)
         ch = text[i]
         if ch == "{":
             i = skip(i + 1)
@@ -100,9 +119,18 @@ def load_json(path: str | os.PathLike[str], what: str = "file") -> LoadedJson:
     if p.is_dir():
         raise InputError(f"is a folder, not a {what}; name a .json file", file=name)
     try:
+        size = p.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise InputError(
+                f"the {what} is {size} bytes, more than yunpipe reads (1 MiB); "
+                "check that this is the right file",
+                file=name,
+            )
         raw = p.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", file=name) from None
+    if len(raw) > MAX_FILE_BYTES:  # it grew after the check, or is not a regular file
+        raise InputError(f"the {what} is over 1 MiB, more than yunpipe reads", file=name)
     if not raw.strip():
         raise InputError(f"the {what} is empty; it should hold a JSON object", file=name)
     if b"\x00" in raw:
@@ -128,6 +156,14 @@ def load_json(path: str | os.PathLike[str], what: str = "file") -> LoadedJson:
         ) from None
     except RecursionError:
         raise InputError("JSON nested too deeply", file=name) from None
+    except ValueError as exc:  # e.g. an integer over Python's 4300-digit conversion limit
+        raise InputError(f"malformed JSON: {quote(str(exc))}", file=name) from None
+    if count_values(data) > MAX_VALUES:
+        raise InputError(
+            f"the {what} holds more than {MAX_VALUES} values, more than yunpipe reads; "
+            "check that this is the right file",
+            file=name,
+        )
     try:
         lines = _positions(text)
     except RecursionError:

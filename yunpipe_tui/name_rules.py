@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from functools import cache
 
+from yunpipe_tui.input_rules import quote
+
 _BUCKET_CHARS = re.compile(r"^[a-z0-9.-]+$")
 _IPV4 = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
 _RESERVED_PREFIXES = ("xn--", "sthree-", "sthree-configurator", "amzn-s3-demo-")
@@ -16,28 +18,32 @@ def bucket_name_problems(name: str) -> list[str]:
     problems: list[str] = []
     if not 3 <= len(name) <= 63:
         problems.append(
-            f"bucket name {name!r} must be 3 to 63 characters long (it has {len(name)})"
+            f"bucket name {quote(name)} must be 3 to 63 characters long (it has {len(name)})"
         )
+        if len(name) > 255:
+            return problems  # nothing else about it matters; don't scan megabytes
     if not _BUCKET_CHARS.match(name or "-"):
-        bad = sorted({c for c in name if not re.match(r"[a-z0-9.-]", c)})
-        shown = " ".join(repr(c) for c in bad) if bad else "none"
+        bad = sorted(set(re.sub(r"[a-z0-9.-]", "", name)))
+        shown = " ".join(repr(c) for c in bad[:10]) if bad else "none"
         problems.append(
-            f"bucket name {name!r} may hold only lowercase letters, digits, '.' and '-' "
+            f"bucket name {quote(name)} may hold only lowercase letters, digits, '.' and '-' "
             f"(found {shown})"
         )
     if name and (not name[0].isalnum() or not name[-1].isalnum()):
-        problems.append(f"bucket name {name!r} must begin and end with a letter or digit")
+        problems.append(f"bucket name {quote(name)} must begin and end with a letter or digit")
     if ".." in name:
-        problems.append(f"bucket name {name!r} must not contain '..'")
+        problems.append(f"bucket name {quote(name)} must not contain '..'")
     if _IPV4.match(name):
-        problems.append(f"bucket name {name!r} must not look like an IP address")
+        problems.append(f"bucket name {quote(name)} must not look like an IP address")
     for prefix in _RESERVED_PREFIXES:
         if name.startswith(prefix):
-            problems.append(f"bucket name {name!r} must not start with the reserved {prefix!r}")
+            problems.append(
+                f"bucket name {quote(name)} must not start with the reserved {prefix!r}"
+            )
             break
     for suffix in _RESERVED_SUFFIXES:
         if name.endswith(suffix):
-            problems.append(f"bucket name {name!r} must not end with the reserved {suffix!r}")
+            problems.append(f"bucket name {quote(name)} must not end with the reserved {suffix!r}")
             break
     return problems
 
@@ -51,7 +57,7 @@ _STEP_SEGMENT = re.compile(r"-s(\d+)(?=-|$)")
 def pipeline_name_problem(name: str) -> str | None:
     if _STEP_SEGMENT.search(name):
         return (
-            f"pipeline name {name!r} must not contain '-s<number>' (yunpipe names steps that "
+            f"pipeline name {quote(name)} must not contain '-s<number>' (yunpipe names steps that "
             "way); e.g. use '-step2' or '-v2'"
         )
     return None

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import Any
 
 from yunpipe_tui.assets import load_json
 from yunpipe_tui.errors import Problem
+from yunpipe_tui.input_rules import MAX_PROBLEMS, quote
 from yunpipe_tui.jsonfile import LoadedJson
+
+_LISTED = 8  # names listed in one message at most
 
 
 def _quote_list(values: list[Any]) -> str:
-    return ", ".join(repr(v) for v in values)
+    shown = ", ".join(quote(v) for v in values[:_LISTED])
+    return shown + (f" and {len(values) - _LISTED} more" if len(values) > _LISTED else "")
 
 
 def _message(error: Any) -> str:
     kind = error.validator
     value = error.instance
+    shown = quote(value)
     if kind == "required":
         missing = [
             name
@@ -24,28 +30,30 @@ def _message(error: Any) -> str:
         ]
         return f"missing required field {_quote_list(missing)}; add it"
     if kind == "enum":
-        return f"{value!r} is not one of {_quote_list(error.validator_value)}"
+        return f"{shown} is not one of {_quote_list(error.validator_value)}"
     if kind == "type":
         wanted = error.validator_value
         wanted = " or ".join(wanted) if isinstance(wanted, list) else wanted
-        return f"{value!r} should be of type {wanted}"
+        return f"{shown} should be of type {wanted}"
     if kind == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         extra = sorted(set(value) - set(allowed)) if isinstance(value, dict) else []
         return f"unknown field {_quote_list(extra)}; known fields are {_quote_list(allowed)}"
     if kind == "pattern":
-        return f"{value!r} does not match the allowed form {error.validator_value}"
+        return f"{shown} does not match the allowed form {error.validator_value}"
     if kind in ("minimum", "exclusiveMinimum"):
-        return f"{value!r} is too small (at least {error.validator_value})"
+        return f"{shown} is too small (at least {error.validator_value})"
     if kind == "maximum":
-        return f"{value!r} is too large (at most {error.validator_value})"
+        return f"{shown} is too large (at most {error.validator_value})"
     if kind == "minLength":
         return "must not be empty"
     if kind in ("oneOf", "anyOf"):
-        return f"{value!r} has the wrong form; " + (
+        return f"{shown} has the wrong form; " + (
             error.schema.get("description") or "see the documented format"
         )
-    return error.message
+    if kind == "propertyNames":
+        return f"field name {shown} does not match the allowed form"
+    return f"{shown} breaks the rule {kind} {quote(error.validator_value)}"
 
 
 def schema_problems(doc: LoadedJson, schema_name: str) -> list[Problem]:
@@ -54,7 +62,8 @@ def schema_problems(doc: LoadedJson, schema_name: str) -> list[Problem]:
 
     validator = Draft202012Validator(load_json(schema_name))
     problems = []
-    for error in validator.iter_errors(doc.data):
+    # One more than is shown, so the caller's cap can say that there were more.
+    for error in islice(validator.iter_errors(doc.data), MAX_PROBLEMS + 1):
         path = tuple(error.absolute_path)
         problems.append(doc.problem(path, _message(error)))
     problems.sort(key=lambda p: (p.line or 0, p.path))

@@ -9,6 +9,13 @@ from typing import Any
 
 from yunpipe_tui.catalog import Algorithm, Catalog, Port
 from yunpipe_tui.errors import InputError, Problem
+from yunpipe_tui.input_rules import (
+    capped,
+    control_character_problems,
+    forbidden_variable,
+    key_pair_problem,
+    quote,
+)
 from yunpipe_tui.jsonfile import LoadedJson, dump_json, load_json, write_atomic
 from yunpipe_tui.name_rules import (
     bucket_name_problems,
@@ -121,6 +128,13 @@ def _check_steps(doc: LoadedJson, data: dict[str, Any], catalog: Catalog | None)
         problems.append(
             doc.problem(("process", "algorithms"), "sequence_run needs at least one algorithm")
         )
+    for i, step in enumerate(algorithms):
+        variables = step.get("variables") if isinstance(step, dict) else None
+        for name in variables if isinstance(variables, dict) else {}:
+            if reason := forbidden_variable(name):
+                problems.append(
+                    doc.problem(("process", "algorithms", i, "variables", name), reason)
+                )
     if catalog is None:
         return problems
     known = catalog.names()
@@ -130,11 +144,11 @@ def _check_steps(doc: LoadedJson, data: dict[str, Any], catalog: Catalog | None)
         here = ("process", "algorithms", i)
         algorithm = catalog.get(step["name"])
         if algorithm is None:
-            hint = f"known: {', '.join(known)}" if known else "the catalog is empty"
+            hint = f"known: {', '.join(known[:20])}" if known else "the catalog is empty"
             problems.append(
                 doc.problem(
                     (*here, "name"),
-                    f"algorithm {step['name']!r} is not in the catalog ({hint}); "
+                    f"algorithm {quote(step['name'])} is not in the catalog ({hint}); "
                     "register it with `yunpipe wrap -f FILE`",
                 )
             )
@@ -147,8 +161,8 @@ def _check_step_against(
     doc: LoadedJson, here: tuple[Any, ...], step: dict[str, Any], algorithm: Algorithm
 ) -> list[Problem]:
     problems = []
-    variables = step.get("variables")
-    given: dict[str, Any] = variables if isinstance(variables, dict) else {}
+    raw = step.get("variables")
+    given: dict[str, Any] = raw if isinstance(raw, dict) else {}
     declared = {v.name for v in algorithm.variables}
     for var in algorithm.variables:
         if var.required and var.name not in given:
@@ -160,12 +174,12 @@ def _check_step_against(
                 )
             )
     for name in given:
-        if name not in declared:
+        if name not in declared and forbidden_variable(name) is None:
             allowed = ", ".join(sorted(declared)) or "none"
             problems.append(
                 doc.problem(
                     (*here, "variables", name),
-                    f"unknown variable {name!r}: {algorithm.name!r} declares {allowed}",
+                    f"unknown variable {quote(name)}: {algorithm.name!r} declares {allowed}",
                 )
             )
     raw_ports = step.get("port") if isinstance(step.get("port"), list) else []
@@ -193,7 +207,11 @@ def workflow_problems(doc: LoadedJson, catalog: Catalog | None) -> list[Problem]
         return [doc.problem((), "a workflow file must hold a JSON object { ... }")]
     data = doc.data
     problems = schema_problems(doc, "workflow.schema.json")
+    problems += control_character_problems(doc)
     problems += _check_buckets(doc, data)
+    key_pair = data.get("key_pair")
+    if isinstance(key_pair, str) and key_pair and (problem := key_pair_problem(key_pair)):
+        problems.append(doc.problem(("key_pair",), problem))
     name = data.get("name")
     if isinstance(name, str) and (problem := pipeline_name_problem(name)):
         problems.append(doc.problem(("name",), problem))
@@ -202,17 +220,17 @@ def workflow_problems(doc: LoadedJson, catalog: Catalog | None) -> list[Problem]
         problems.append(
             doc.problem(
                 ("account_id",),
-                f"{account!r} is not a 12-digit AWS account id; put your account's id "
+                f"{quote(account)} is not a 12-digit AWS account id; put your account's id "
                 "(`aws sts get-caller-identity`) or remove the field",
             )
         )
     region = data.get("region")
     if isinstance(region, str) and region and region not in known_regions():
         problems.append(
-            doc.problem(("region",), f"unknown AWS region {region!r}; e.g. 'us-east-1'")
+            doc.problem(("region",), f"unknown AWS region {quote(region)}; e.g. 'us-east-1'")
         )
     problems += _check_steps(doc, data, catalog)
-    return sorted(set(problems), key=lambda p: (p.line or 0, p.path, p.message))
+    return capped(sorted(set(problems), key=lambda p: (p.line or 0, p.path, p.message)))
 
 
 def workflow_from_json(data: dict[str, Any], source: str = "") -> Workflow:

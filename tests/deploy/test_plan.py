@@ -152,8 +152,8 @@ def test_refuses_credentials_and_reserved_variables(tmp_path: Path, catalog: Cat
             "algorithms": [{"name": "second-alg", "variables": {"AWS_SESSION_TOKEN": "x"}}],
         },
     )
-    workflow = load_workflow(path, catalog)
-    with pytest.raises(InputError, match="credentials"):
+    with pytest.raises(InputError, match="credentials"):  # refused on load now, before planning
+        workflow = load_workflow(path, catalog)
         build_plan(workflow, {a.name: a for a in catalog.all()}, FACTS)
 
 

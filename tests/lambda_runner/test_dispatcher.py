@@ -407,3 +407,39 @@ def test_a_token_answering_with_a_terminated_instance_launches_a_fresh_one(step:
     assert len(tokens) == 2 and tokens[0] and tokens[1] and tokens[0] != tokens[1]
     (alarm,) = alarms(step)
     assert alarm["Dimensions"][0]["Value"] == instance["InstanceId"]
+
+
+def test_reconcile_starts_nothing_for_messages_only_in_flight(step: Step) -> None:
+    """A runner that died holding a message leaves it invisible (up to the visibility timeout);
+    tasks started for it would find nothing and exit idle, minute after minute."""
+    step.register_instance()
+    sqs = step.clients["sqs"]
+    for i in range(2):
+        sqs.send_message(QueueUrl=step.config.queue_url, MessageBody=f"m{i}")
+    held = sqs.receive_message(
+        QueueUrl=step.config.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=600
+    )["Messages"]
+    assert len(held) == 2
+    step.calls.reset()
+    summary = d.dispatch(SCHEDULED, step.config, clients=step.clients)
+    assert summary["started"] == 0 and summary["launched"] == 0
+    assert summary["depth"] == 0 and summary["in_flight"] == 2
+    assert step.calls.names == ["sqs.GetQueueAttributes"]
+    assert tasks_of_step(step) == []
+
+
+def test_reconcile_counts_busy_tasks_only_against_what_they_hold(step: Step) -> None:
+    """Tasks are wanted for the visible messages plus those the running tasks hold (a task busy
+    with one cannot take another); held messages without a task want none."""
+    step.register_instance()
+    sqs = step.clients["sqs"]
+    sqs.send_message(QueueUrl=step.config.queue_url, MessageBody="held")
+    sqs.receive_message(QueueUrl=step.config.queue_url, VisibilityTimeout=600)
+    sqs.send_message(QueueUrl=step.config.queue_url, MessageBody="waiting")
+    summary = d.dispatch(SCHEDULED, step.config, clients=step.clients)
+    assert summary["started"] == 1  # no task yet: one for the waiting message, none for the held
+    summary = d.dispatch(SCHEDULED, step.config, clients=step.clients)
+    assert summary["started"] == 1  # that task may be busy with the held one: one more
+    summary = d.dispatch(SCHEDULED, step.config, clients=step.clients)
+    assert summary["started"] == 0
+    assert len(tasks_of_step(step)) == 2

@@ -779,7 +779,7 @@ def resolve_target(pipeline: str | None = None, aws: AwsContext | None = None) -
     """The pipeline to watch: its deploy journal (the most recent one when `pipeline` is None);
     without a journal, names.py's conventions (steps found from the queue names, when `aws` is
     given). Raises YunpipeError with one line when there is nothing to watch."""
-    from yunpipe_tui import journal
+    from yunpipe_tui.deploy import journal
 
     if pipeline is None:
         record = journal.most_recent()

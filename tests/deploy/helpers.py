@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 from typing import Any, ClassVar
 
-from yunpipe_tui import preflight
 from yunpipe_tui.catalog import Catalog
-from yunpipe_tui.plan import Plan, algorithms_for, build_plan
+from yunpipe_tui.deploy import preflight
+from yunpipe_tui.deploy.plan import Plan, algorithms_for, build_plan
 from yunpipe_tui.workflow import load_workflow
 
 SEED = Path(__file__).parent.parent / "data" / "seed"

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from tests.deploy.helpers import fail_first, plan_for, snapshot, write_workflow
-from yunpipe_tui import journal, names, policies
+from yunpipe_tui import names, policies
 from yunpipe_tui.catalog import Catalog
-from yunpipe_tui.deploy import code_sha256, deploy, diff, dispatcher_zip
-from yunpipe_tui.events import DONE, KEPT, STARTED, Recorder
-from yunpipe_tui.teardown import teardown
+from yunpipe_tui.deploy import code_sha256, deploy, diff, dispatcher_zip, journal
+from yunpipe_tui.deploy.events import DONE, KEPT, STARTED, Recorder
+from yunpipe_tui.deploy.teardown import teardown
 
 
 def _deploy(ctx: Any, path: Path, catalog: Catalog, code: Any, sink: Any = None):
@@ -195,7 +195,7 @@ def test_teardown_delete_buckets_only_ours(
     s3.put_object(Bucket="demo-input-bucket", Key="mine.txt", Body=b"x")
     _deploy(ctx, write_workflow(tmp_path), catalog, code)
     s3.put_object(Bucket="demo-output-bucket", Key="Result-x", Body=b"x")
-    from yunpipe_tui.teardown import bucket_object_counts
+    from yunpipe_tui.deploy.teardown import bucket_object_counts
 
     assert bucket_object_counts(journal.load("demo"), ctx) == {"demo-output-bucket": 1}
     result = teardown("demo", ctx, delete_buckets=True)
@@ -342,7 +342,7 @@ def test_teardown_removes_launched_instances_and_alarms_only_of_its_pipeline(
 def test_leftover_scan_reports_what_teardown_could_not_remove(
     prereqs: Any, tmp_path: Path, catalog: Catalog, code: Any
 ) -> None:
-    from yunpipe_tui.teardown import leftovers
+    from yunpipe_tui.deploy.teardown import leftovers
 
     ctx = prereqs
     _deploy(ctx, write_workflow(tmp_path), catalog, code)

@@ -8,11 +8,11 @@ from pathlib import Path
 from rich.console import Console
 
 from tests.deploy.helpers import write_workflow
-from yunpipe_tui import events as ev
-from yunpipe_tui import journal
 from yunpipe_tui.catalog import Catalog
-from yunpipe_tui.plan import AccountFacts, build_plan
-from yunpipe_tui.progress import LiveTree, PlainLines, describe, renderer
+from yunpipe_tui.deploy import events as ev
+from yunpipe_tui.deploy import journal
+from yunpipe_tui.deploy.plan import AccountFacts, build_plan
+from yunpipe_tui.deploy.progress import LiveTree, PlainLines, describe, renderer
 from yunpipe_tui.workflow import load_workflow
 
 

@@ -229,7 +229,7 @@ def test_deregistering_twice_is_a_client_error_teardown_tolerates(
     sandbox: Sandbox, ctx: Any
 ) -> None:
     """Teardown and the idle agent may race for one instance; the loser must not see a 500."""
-    from yunpipe_tui.teardown import _gone
+    from yunpipe_tui.aws import is_gone as _gone
 
     _, arn = _cluster_with_instance(ctx, "twice-cluster", "t3.micro")
     ecs = ctx.client("ecs")

@@ -12,8 +12,8 @@ from textual.widgets import Static
 from yunpipe_tui.screens.deploy import DONE, FAILED, PLANNED, ROLLED_BACK, DeployScreen
 
 from tests.pilot import wait_workers
-from yunpipe_tui import events as ev
-from yunpipe_tui import journal
+from yunpipe_tui.deploy import events as ev
+from yunpipe_tui.deploy import journal
 
 
 async def wait_for(pilot: Any, condition: Any, tries: int = 300) -> None:

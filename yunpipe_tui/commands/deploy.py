@@ -38,12 +38,12 @@ def run_deploy(
     from rich.console import Console
 
     from yunpipe_tui import deploy as engine
-    from yunpipe_tui import preflight
-    from yunpipe_tui import teardown as td
     from yunpipe_tui.catalog import default_catalog
+    from yunpipe_tui.deploy import preflight
+    from yunpipe_tui.deploy import teardown as td
+    from yunpipe_tui.deploy.plan import algorithms_for, build_plan, format_tree
+    from yunpipe_tui.deploy.progress import renderer
     from yunpipe_tui.errors import YunpipeError
-    from yunpipe_tui.plan import algorithms_for, build_plan, format_tree
-    from yunpipe_tui.progress import renderer
     from yunpipe_tui.workflow import load_workflow
 
     console = console or Console(highlight=False)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from yunpipe_tui.aws import AwsContext, error_message, is_gone
@@ -235,6 +236,10 @@ def teardown(
     return Teardown(record, ctx, sink).run(delete_buckets=delete_buckets)
 
 
+def _is_empty(s3: Any, bucket: str) -> bool:
+    return bool(s3.list_objects_v2(Bucket=bucket, MaxKeys=1).get("KeyCount", 0) == 0)
+
+
 def rollback(
     pipeline: str, keys: list[str], ctx: AwsContext, sink: ev.EventSink | None = None
 ) -> TeardownResult:
@@ -250,9 +255,7 @@ def rollback(
         if entry.get("kind") != "bucket" or entry.get("status") not in (jr.INTENT, jr.CREATED):
             continue
         name = entry["name"]
-        empty = unless_gone(
-            lambda name=name: s3.list_objects_v2(Bucket=name, MaxKeys=1).get("KeyCount", 0) == 0
-        )
+        empty = unless_gone(partial(_is_empty, s3, name))
         if empty is GONE_MARK:
             continue
         if empty:

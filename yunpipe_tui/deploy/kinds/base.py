@@ -14,6 +14,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from yunpipe_tui import names
@@ -201,3 +202,10 @@ class Kind:
     def leftovers(self, scope: Scope) -> list[str]:
         """One line per resource of this kind that still exists after teardown."""
         return []
+
+    def stray(self, scope: Scope, name: str) -> Found:
+        """A resource of this kind found by name that the journal does not list."""
+        return Found(f"extra/{name}", self.name, name, partial(self._delete_stray, scope.ctx, name))
+
+    def _delete_stray(self, ctx: AwsContext, name: str) -> bool:
+        return bool(self.delete(ctx, name, {}))

@@ -4,6 +4,7 @@ sweep terminated the instances): its tasks are stopped and container instances d
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from yunpipe_tui import names
@@ -62,11 +63,14 @@ class Cluster(Kind):
         if not any(c.get("status") == "ACTIVE" for c in found):
             return False
         for arn in ecs.list_tasks(cluster=name).get("taskArns", []):
-            removed(lambda arn=arn: ecs.stop_task(cluster=name, task=arn, reason="teardown"))
+            removed(partial(ecs.stop_task, cluster=name, task=arn, reason="teardown"))
         for arn in ecs.list_container_instances(cluster=name).get("containerInstanceArns", []):
             removed(
-                lambda arn=arn: ecs.deregister_container_instance(
-                    cluster=name, containerInstance=arn, force=True
+                partial(
+                    ecs.deregister_container_instance,
+                    cluster=name,
+                    containerInstance=arn,
+                    force=True,
                 )
             )
         return removed(lambda: ecs.delete_cluster(cluster=name))

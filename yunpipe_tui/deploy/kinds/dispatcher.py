@@ -237,9 +237,7 @@ class Dispatcher(Kind):
     def sweep(self, scope: Scope, known: set[str]) -> Iterator[Found]:
         for name in self._functions(scope):
             if name not in known:
-                yield Found(
-                    f"extra/{name}", self.name, name, lambda n=name: self.delete(scope.ctx, n, {})
-                )
+                yield self.stray(scope, name)
 
     def leftovers(self, scope: Scope) -> list[str]:
         return [f"function {name}" for name in self._functions(scope)]

@@ -5,6 +5,7 @@ that still run."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 
 from yunpipe_tui import names
 from yunpipe_tui.deploy.kinds.base import Found, Kind, Scope, removed
@@ -36,7 +37,7 @@ class Instance(Kind):
                 f"instance/{instance}",
                 self.name,
                 instance,
-                lambda i=instance: removed(lambda: ec2.terminate_instances(InstanceIds=[i])),
+                partial(removed, partial(ec2.terminate_instances, InstanceIds=[instance])),
             )
 
     def leftovers(self, scope: Scope) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from yunpipe_tui import names
@@ -142,9 +143,7 @@ class Notification(Kind):
         ours = re.compile(re.escape(scope.base) + r"-s\d+$")
         found: list[str] = []
         for bucket in scope.buckets:
-            got = unless_gone(
-                lambda bucket=bucket: s3.get_bucket_notification_configuration(Bucket=bucket)
-            )
+            got = unless_gone(partial(s3.get_bucket_notification_configuration, Bucket=bucket))
             if got is GONE_MARK:
                 continue
             found += [

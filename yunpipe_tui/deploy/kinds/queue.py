@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from yunpipe_tui import policies
 from yunpipe_tui.aws import AwsContext, error_code, error_message
@@ -47,8 +47,8 @@ def _redrive_norm(value: Any) -> Any:
 class Queue(Kind):
     name = "queue"
     label = "work queue"
-    sweep_rank = 20
-    scan_rank = 10
+    sweep_rank: ClassVar[int | None] = 20
+    scan_rank: ClassVar[int | None] = 10
 
     def plan_step(self, layout: PipelineLayout, step: StepLayout) -> list[Resource]:
         k = step.prefix
@@ -178,9 +178,7 @@ class Queue(Kind):
     def sweep(self, scope: Scope, known: set[str]) -> Iterator[Found]:
         for name in self._names(scope):
             if name not in known:
-                yield Found(
-                    f"extra/{name}", self.name, name, lambda n=name: self.delete(scope.ctx, n, {})
-                )
+                yield self.stray(scope, name)
 
     def leftovers(self, scope: Scope) -> list[str]:
         return [f"queue {name}" for name in self._names(scope)]

@@ -119,12 +119,7 @@ class ScheduleRule(Kind):
     def sweep(self, scope: Scope, known: set[str]) -> Iterator[Found]:
         for name in schedule_rules(scope.ctx, scope.pipeline):
             if name not in known:
-                yield Found(
-                    f"extra/{name}",
-                    self.name,
-                    name,
-                    lambda n=name: self.delete(scope.ctx, n, {}),
-                )
+                yield self.stray(scope, name)
 
     def leftovers(self, scope: Scope) -> list[str]:
         return [f"schedule rule {name}" for name in schedule_rules(scope.ctx, scope.pipeline)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from yunpipe_tui.aws import AwsContext, error_code, error_message
@@ -153,7 +154,7 @@ class TaskDefinition(Kind):
                 a for a in page["taskDefinitionArns"] if a.split("/")[-1].split(":")[0] == name
             ]
         for arn in arns:
-            removed(lambda arn=arn: ecs.deregister_task_definition(taskDefinition=arn))
+            removed(partial(ecs.deregister_task_definition, taskDefinition=arn))
         return bool(arns)
 
     def leftovers(self, scope: Scope) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
+from functools import partial
 from typing import Any
 
 from yunpipe_tui import names, policies
@@ -118,7 +119,7 @@ class TaskRole(Kind):
         if inline is GONE_MARK:
             return False
         for policy in inline:
-            removed(lambda policy=policy: iam.delete_role_policy(RoleName=name, PolicyName=policy))
+            removed(partial(iam.delete_role_policy, RoleName=name, PolicyName=policy))
         for att in iam.list_attached_role_policies(RoleName=name).get("AttachedPolicies", []):
             iam.detach_role_policy(RoleName=name, PolicyArn=att["PolicyArn"])
         return removed(lambda: iam.delete_role(RoleName=name))
@@ -133,9 +134,7 @@ class TaskRole(Kind):
     def sweep(self, scope: Scope, known: set[str]) -> Iterator[Found]:
         for name in self._roles(scope):
             if name not in known:
-                yield Found(
-                    f"extra/{name}", self.name, name, lambda n=name: self.delete(scope.ctx, n, {})
-                )
+                yield self.stray(scope, name)
 
     def leftovers(self, scope: Scope) -> list[str]:
         return [f"role {name}" for name in self._roles(scope)]

@@ -326,21 +326,15 @@ class DeployScreen(YunpipeScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="deploy-plan")
     def _plan(self, path: str) -> None:
-        from yunpipe_tui import deploy as engine
         from yunpipe_tui.catalog import default_catalog
-        from yunpipe_tui.deploy import preflight
-        from yunpipe_tui.deploy.plan import algorithms_for, build_plan
-        from yunpipe_tui.workflow import load_workflow
+        from yunpipe_tui.deploy.prepare import prepare
 
         catalog = default_catalog()
-        workflow = load_workflow(path, catalog)
         aws = self.app.aws  # type: ignore[attr-defined]
-        ctx = preflight.region_context(aws, workflow)
-        facts = preflight.account_facts(ctx, workflow)
-        plan = build_plan(workflow, algorithms_for(workflow, catalog), facts)
-        problems = preflight.check(ctx, workflow, plan)
-        actions = engine.diff(plan, ctx)
-        self.post_message(PlanReady(plan, actions, problems, ctx))
+        prepared = prepare(path, aws, catalog)
+        self.post_message(
+            PlanReady(prepared.plan, prepared.actions, prepared.problems, prepared.ctx)
+        )
 
     @on(PlanReady)
     def _plan_ready(self, message: PlanReady) -> None:

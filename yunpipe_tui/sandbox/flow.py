@@ -90,14 +90,14 @@ def prepare_account(ctx: AwsContext) -> tuple[list[CheckResult], list[str], list
 def deploy_workflow(
     ctx: AwsContext, workflow: Workflow, catalog: Catalog, sink: EventSink | None = None
 ) -> DeployResult:
-    """Preflight facts, plan and deploy, exactly as `yunpipe deploy --yes` does."""
-    from yunpipe_tui.deploy import deploy, preflight
-    from yunpipe_tui.deploy.plan import algorithms_for, build_plan
+    """Preflight facts, plan and deploy, as `yunpipe deploy --yes` does (without the dry-run
+    diff, which only informs a person)."""
+    from yunpipe_tui.deploy import deploy
+    from yunpipe_tui.deploy.prepare import prepare
 
-    facts = preflight.account_facts(ctx, workflow)
-    plan = build_plan(workflow, algorithms_for(workflow, catalog), facts)
-    preflight.require(ctx, workflow, plan)
-    return deploy(plan, ctx, sink)
+    prepared = prepare(workflow, ctx, catalog, with_actions=False)
+    prepared.require()
+    return deploy(prepared.plan, ctx, sink)
 
 
 def teardown_pipeline(

@@ -368,8 +368,8 @@ class DeployScreen(YunpipeScreen):
         for group in plan.groups():
             self.group_nodes[group] = tree.root.add(group, data=f"group:{group}", expand=True)
         for key, state in self.states.items():
-            group = self.group_nodes.get(state.group) or self._add_group(state.group)
-            self.nodes[key] = group.add_leaf(resource_label(state), data=key)
+            parent = self.group_nodes.get(state.group) or self._add_group(state.group)
+            self.nodes[key] = parent.add_leaf(resource_label(state), data=key)
         tree.root.expand()
         self._relabel_groups()
 

@@ -261,9 +261,9 @@ def run_plain(echo: Echo, timings: Timings | None = None, timeout: float = 120.0
         echo("")
         echo("== teardown (the buckets and their objects stay)")
         env.sandbox.wait_quiet(timeout=10)
-        result = flow.teardown_pipeline(ctx, PIPELINE, PlainLines(echo))
-        if getattr(result, "leftovers", None):
-            echo("  leftovers: " + ", ".join(result.leftovers))
+        torn = flow.teardown_pipeline(ctx, PIPELINE, PlainLines(echo))
+        if getattr(torn, "leftovers", None):
+            echo("  leftovers: " + ", ".join(torn.leftovers))
 
         echo("")
         if correct == len(expected):

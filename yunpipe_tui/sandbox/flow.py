@@ -170,7 +170,7 @@ def dead_letters(ctx: AwsContext, queue_url: str, wait: float = 0.0) -> list[dic
         VisibilityTimeout=0,
         WaitTimeSeconds=int(wait),
     )
-    records = []
+    records: list[dict[str, Any]] = []
     for message in answer.get("Messages", []):
         try:
             body = json.loads(message["Body"])

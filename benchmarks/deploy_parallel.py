@@ -38,12 +38,11 @@ def main() -> None:
     endpoint = f"http://{host}:{port}"
     requests.post(f"{endpoint}/moto-api/reset", timeout=10)
 
-    from yunpipe_tui import preflight
     from yunpipe_tui.aws import AwsContext, CallCounter
     from yunpipe_tui.catalog import Catalog, load_algorithm_file
-    from yunpipe_tui.deploy import deploy
-    from yunpipe_tui.plan import algorithms_for, build_plan
-    from yunpipe_tui.teardown import teardown
+    from yunpipe_tui.deploy import deploy, preflight
+    from yunpipe_tui.deploy.plan import algorithms_for, build_plan
+    from yunpipe_tui.deploy.teardown import teardown
     from yunpipe_tui.workflow import load_workflow
 
     sys.path.insert(0, str(ROOT))

@@ -4,7 +4,7 @@ the failure reason under a failed node), a log panel, a safe cancel, retry or te
 failure, and the way to the monitor after success.
 
 The deploy engine runs in a thread worker and reports through its event interface
-(`yunpipe_tui.events`): the sink posts each Event as a message (post_message is thread-safe),
+(`yunpipe_tui.deploy.events`): the sink posts each Event as a message (post_message is thread-safe),
 and the handler on the main thread updates the tree and the log. Cancel sets the
 `threading.Event` the engine checks before each resource: work in flight finishes, then it stops.
 """
@@ -27,13 +27,13 @@ from textual.widgets import Button, Footer, Header, Input, RichLog, Static, Tree
 from textual.widgets.tree import TreeNode
 from textual.worker import Worker
 
-from yunpipe_tui import events as ev
+from yunpipe_tui.deploy import events as ev
 from yunpipe_tui.screens._base import YunpipeScreen
 from yunpipe_tui.screens.monitor_widgets import ScreenActions
 
 if TYPE_CHECKING:
     from yunpipe_tui.aws import AwsContext
-    from yunpipe_tui.plan import Plan
+    from yunpipe_tui.deploy.plan import Plan
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 ACTION_MARKS = {"create": ("+", "green"), "update": ("~", "yellow"), "keep": ("=", "dim")}
@@ -326,21 +326,15 @@ class DeployScreen(YunpipeScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="deploy-plan")
     def _plan(self, path: str) -> None:
-        from yunpipe_tui import deploy as engine
-        from yunpipe_tui import preflight
         from yunpipe_tui.catalog import default_catalog
-        from yunpipe_tui.plan import algorithms_for, build_plan
-        from yunpipe_tui.workflow import load_workflow
+        from yunpipe_tui.deploy.prepare import prepare
 
         catalog = default_catalog()
-        workflow = load_workflow(path, catalog)
         aws = self.app.aws  # type: ignore[attr-defined]
-        ctx = preflight.region_context(aws, workflow)
-        facts = preflight.account_facts(ctx, workflow)
-        plan = build_plan(workflow, algorithms_for(workflow, catalog), facts)
-        problems = preflight.check(ctx, workflow, plan)
-        actions = engine.diff(plan, ctx)
-        self.post_message(PlanReady(plan, actions, problems, ctx))
+        prepared = prepare(path, aws, catalog)
+        self.post_message(
+            PlanReady(prepared.plan, prepared.actions, prepared.problems, prepared.ctx)
+        )
 
     @on(PlanReady)
     def _plan_ready(self, message: PlanReady) -> None:
@@ -476,7 +470,7 @@ class DeployScreen(YunpipeScreen):
             return
         state = self.states.get(event.key)
         if state is None:  # teardown may report resources the plan did not list
-            from yunpipe_tui.progress import _label
+            from yunpipe_tui.deploy.progress import _label
 
             state = NodeState(event.key, _label(event), event.group)
             self.states[event.key] = state
@@ -590,7 +584,7 @@ class DeployScreen(YunpipeScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="deploy-rollback")
     def _rollback(self, plan: Plan, created: list[str], ctx: AwsContext) -> None:
-        from yunpipe_tui import teardown as td
+        from yunpipe_tui.deploy import teardown as td
 
         result = td.rollback(plan.pipeline, created, ctx, self._sink)
         self.post_message(RollbackFinished(len(result.deleted), list(result.kept_buckets)))
@@ -670,6 +664,6 @@ class DeployScreen(YunpipeScreen):
 
 
 def _describe(event: ev.Event) -> str | None:
-    from yunpipe_tui.progress import describe
+    from yunpipe_tui.deploy.progress import describe
 
     return describe(event)

@@ -33,7 +33,7 @@ NAV = (
 
 def pipeline_rows() -> list[dict[str, Any]]:
     """Deployed pipelines from the journals (newest first); [] before anything was deployed."""
-    from yunpipe_tui import journal
+    from yunpipe_tui.deploy import journal
 
     rows = []
     for record in journal.list_pipelines(include_torn_down=False):

@@ -714,7 +714,7 @@ def resolve_target(pipeline: str | None = None, aws: AwsContext | None = None) -
     """The pipeline to watch: its deploy journal (the most recent one when `pipeline` is None);
     without a journal, resource_names' conventions (steps found from the queue names, when `aws` is
     given). Raises YunpipeError with one line when there is nothing to watch."""
-    from yunpipe_tui import journal
+    from yunpipe_tui.deploy import journal
 
     if pipeline is None:
         record = journal.most_recent()

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 from typing import Any, ClassVar
 
-from yunpipe_tui import preflight
 from yunpipe_tui.catalog import Catalog
-from yunpipe_tui.plan import Plan, algorithms_for, build_plan
+from yunpipe_tui.deploy import deploy, preflight
+from yunpipe_tui.deploy.plan import AccountFacts, Plan, algorithms_for, build_plan
 from yunpipe_tui.workflow import load_workflow
 
 SEED = Path(__file__).parent.parent / "data" / "seed"
@@ -121,3 +121,16 @@ def snapshot(ctx: Any) -> dict[str, Any]:
         "log_groups": sorted(g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]),
         "rules": sorted(r["Name"] for r in events.list_rules()["Rules"]),
     }
+
+
+def deploy_file(ctx: Any, path: Path, catalog: Catalog, code: Any, sink: Any = None):
+    """Plan a workflow file against the account and deploy it (no sleeping between retries)."""
+    plan = plan_for(ctx, path, catalog)
+    return plan, deploy(plan, ctx, sink, code=code, sleep=lambda s: None)
+
+
+def pure_plan(tmp_path: Path, catalog: Catalog, name: str = "demo"):
+    """A plan built from fixed account facts, without AWS."""
+    workflow = load_workflow(write_workflow(tmp_path, name=name), catalog)
+    facts = AccountFacts("123456789012", "us-east-1", "ami-1", ("subnet-1",))
+    return build_plan(workflow, {a.name: a for a in catalog.all()}, facts)

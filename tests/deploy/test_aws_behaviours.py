@@ -8,13 +8,12 @@ from typing import Any
 import pytest
 
 from tests.deploy.helpers import fail_first, plan_for, snapshot, write_workflow
-from yunpipe_tui import journal, preflight
 from yunpipe_tui import resource_names as names
 from yunpipe_tui.catalog import Catalog
-from yunpipe_tui.deploy import DeployError, deploy
+from yunpipe_tui.deploy import DeployError, deploy, journal, preflight
+from yunpipe_tui.deploy.events import FAILED, SKIPPED, Recorder
+from yunpipe_tui.deploy.teardown import rollback
 from yunpipe_tui.errors import AwsError
-from yunpipe_tui.events import FAILED, SKIPPED, Recorder
-from yunpipe_tui.teardown import rollback
 
 ROLE_MSG = "The role defined for the function cannot be assumed by Lambda."
 DEST_MSG = "Unable to validate the following destination configurations"

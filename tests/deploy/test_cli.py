@@ -10,8 +10,8 @@ import pytest
 
 from tests.core.helpers import run_cli
 from tests.deploy.helpers import fail_first, make_prerequisites, snapshot, write_workflow
-from yunpipe_tui import journal
 from yunpipe_tui.catalog import Catalog
+from yunpipe_tui.deploy import journal
 
 
 @pytest.fixture

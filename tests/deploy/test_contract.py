@@ -12,7 +12,7 @@ import pytest
 from tests.deploy.helpers import plan_for, write_workflow
 from yunpipe_tui.catalog import Catalog
 from yunpipe_tui.deploy import deploy
-from yunpipe_tui.plan import resolve
+from yunpipe_tui.deploy.plan import resolve
 
 
 def _module(name: str) -> Any:

@@ -22,20 +22,20 @@ from typing import Any
 import pytest
 
 from tests.deploy.helpers import make_prerequisites, plan_for, snapshot, write_workflow
-from yunpipe_tui import journal
 from yunpipe_tui.aws import AwsContext, CallCounter
 from yunpipe_tui.catalog import Catalog
-from yunpipe_tui.deploy import deploy
-from yunpipe_tui.teardown import teardown
+from yunpipe_tui.deploy import deploy, journal
+from yunpipe_tui.deploy.teardown import teardown
 
 CHILD = r"""
 import os, signal, sys
 from importlib import resources
-from yunpipe_tui import journal as jr, preflight
+from yunpipe_tui.deploy import journal as jr
+from yunpipe_tui.deploy import preflight
 from yunpipe_tui.aws import AwsContext
 from yunpipe_tui.catalog import default_catalog
 from yunpipe_tui.deploy import deploy, dispatcher_zip, zip_source
-from yunpipe_tui.plan import algorithms_for, build_plan
+from yunpipe_tui.deploy.plan import algorithms_for, build_plan
 from yunpipe_tui.workflow import load_workflow
 
 mode, n = sys.argv[2].split(":")

@@ -10,8 +10,8 @@ import pytest
 from tests.deploy.helpers import write_workflow
 from yunpipe_tui import resource_names as names
 from yunpipe_tui.catalog import Catalog
+from yunpipe_tui.deploy.plan import AccountFacts, Unresolved, build_plan, format_tree, resolve
 from yunpipe_tui.errors import InputError
-from yunpipe_tui.plan import AccountFacts, Unresolved, build_plan, format_tree, resolve
 from yunpipe_tui.workflow import load_workflow
 
 FACTS = AccountFacts(

@@ -1,4 +1,4 @@
-"""The CLI renderers of engine events, and the journal's read API used by other modules."""
+"""The CLI renderers of engine events."""
 
 from __future__ import annotations
 
@@ -7,19 +7,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-from tests.deploy.helpers import write_workflow
-from yunpipe_tui import events as ev
-from yunpipe_tui import journal
+from tests.deploy.helpers import pure_plan as _plan
 from yunpipe_tui.catalog import Catalog
-from yunpipe_tui.plan import AccountFacts, build_plan
-from yunpipe_tui.progress import LiveTree, PlainLines, describe, renderer
-from yunpipe_tui.workflow import load_workflow
-
-
-def _plan(tmp_path: Path, catalog: Catalog, name: str = "demo"):
-    workflow = load_workflow(write_workflow(tmp_path, name=name), catalog)
-    facts = AccountFacts("123456789012", "us-east-1", "ami-1", ("subnet-1",))
-    return build_plan(workflow, {a.name: a for a in catalog.all()}, facts)
+from yunpipe_tui.deploy import events as ev
+from yunpipe_tui.deploy.progress import LiveTree, PlainLines, describe, renderer
 
 
 def test_plain_lines() -> None:
@@ -63,21 +54,3 @@ def test_renderer_picks_plain_lines_off_a_terminal(tmp_path: Path, catalog: Cata
         assert isinstance(sink, PlainLines)
         sink(ev.Event(ev.DONE, "k", "log_group", "/yunpipe/a-very-long-name-indeed", "", "create"))
     assert out.getvalue() == "created  log group /yunpipe/a-very-long-name-indeed (0.0s)\n"
-
-
-def test_journal_listing_and_most_recent(tmp_path: Path, catalog: Catalog) -> None:
-    assert journal.list_pipelines() == [] and journal.most_recent() is None
-    for name in ("first", "second"):
-        j = journal.Journal.open(name)
-        j.begin(_plan(tmp_path, catalog, name))
-        j.set_status(journal.DEPLOYED)
-    assert [r.pipeline for r in journal.list_pipelines()] == ["second", "first"]
-    assert journal.most_recent().pipeline == "second"
-    j = journal.Journal.open("second")
-    j.set_status(journal.TORN_DOWN)
-    assert journal.most_recent().pipeline == "first"
-    record = journal.load("first")
-    assert record.step_ids == ("s1",) and record.cluster == "yunpipe-first"
-    assert record.workflow["process"]["algorithms"][0]["variables"] == {"TEST_ENV": "***"}
-    assert journal.path_for("first").stat().st_mode & 0o077 == 0  # private to the user
-    assert journal.load("nope") is None

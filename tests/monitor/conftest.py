@@ -100,7 +100,7 @@ def pipeline(aws: Any) -> Built:
 
 def write_journal(built: Built, status: str = "deployed") -> None:
     """A deploy journal for the built pipeline, in the journal module's own format."""
-    from yunpipe_tui import journal
+    from yunpipe_tui.deploy import journal
 
     t = built.target
     data = {

@@ -23,7 +23,7 @@ from tests.proof.faults import FaultPlan, FaultyMotoServer, client_faults, throt
 from yunpipe_tui.aws import AwsContext, CallCounter
 from yunpipe_tui.catalog import Catalog, load_algorithm_file
 from yunpipe_tui.deploy import DeployError, deploy
-from yunpipe_tui.teardown import teardown
+from yunpipe_tui.deploy.teardown import teardown
 
 PIPELINE = "proof"
 

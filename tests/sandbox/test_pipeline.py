@@ -62,7 +62,7 @@ def test_two_step_flow_then_teardown_leaves_only_the_buckets(
     result = flow.teardown_pipeline(ctx, "flow")
     assert result.failed == [] and result.leftovers == []
 
-    from yunpipe_tui.teardown import leftovers
+    from yunpipe_tui.deploy.teardown import leftovers
 
     assert leftovers(ctx, "flow") == []
     lam, sqs, ecs = ctx.client("lambda"), ctx.client("sqs"), ctx.client("ecs")

@@ -11,10 +11,11 @@ import pytest
 from textual.widgets import Input, Select
 
 from tests.pilot import wait_workers
-from yunpipe_tui import credentials, journal
+from yunpipe_tui import credentials
 from yunpipe_tui.app import make_app
 from yunpipe_tui.aws import AwsContext, CallCounter
 from yunpipe_tui.catalog import Catalog
+from yunpipe_tui.deploy import journal
 from yunpipe_tui.jsonfile import dump_json, write_atomic
 
 SIZE = (100, 32)

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from tests.deploy.helpers import plan_for
-from yunpipe_tui import deploy, journal
-from yunpipe_tui import events as ev
-from yunpipe_tui import teardown as td
+from yunpipe_tui import deploy
+from yunpipe_tui.deploy import events as ev
+from yunpipe_tui.deploy import journal
+from yunpipe_tui.deploy import teardown as td
 
 
 def test_cancel_after_the_first_resource(

@@ -11,8 +11,8 @@ from botocore.exceptions import ClientError
 from textual.widgets import Static
 
 from tests.pilot import wait_workers
-from yunpipe_tui import events as ev
-from yunpipe_tui import journal
+from yunpipe_tui.deploy import events as ev
+from yunpipe_tui.deploy import journal
 from yunpipe_tui.screens.deploy import DONE, FAILED, PLANNED, ROLLED_BACK, DeployScreen
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from tests.deploy.helpers import SEED, write_workflow
-from yunpipe_tui import events as ev
 from yunpipe_tui.catalog import Catalog, load_algorithm_file
-from yunpipe_tui.plan import AccountFacts, algorithms_for, build_plan
+from yunpipe_tui.deploy import events as ev
+from yunpipe_tui.deploy.plan import AccountFacts, algorithms_for, build_plan
 from yunpipe_tui.workflow import load_workflow
 
 

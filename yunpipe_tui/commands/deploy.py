@@ -38,13 +38,11 @@ def run_deploy(
     from rich.console import Console
 
     from yunpipe_tui import deploy as engine
-    from yunpipe_tui import preflight
-    from yunpipe_tui import teardown as td
     from yunpipe_tui.catalog import default_catalog
-    from yunpipe_tui.errors import YunpipeError
-    from yunpipe_tui.plan import algorithms_for, build_plan, format_tree
-    from yunpipe_tui.progress import renderer
-    from yunpipe_tui.workflow import load_workflow
+    from yunpipe_tui.deploy import teardown as td
+    from yunpipe_tui.deploy.plan import format_tree
+    from yunpipe_tui.deploy.prepare import prepare
+    from yunpipe_tui.deploy.progress import renderer
 
     console = console or Console(highlight=False)
 
@@ -57,23 +55,17 @@ def run_deploy(
             "rerun with --yes (or look first with --dry-run)",
             file=path,
         )
-    catalog = default_catalog()
-    workflow = load_workflow(path, catalog)
-    ctx = preflight.region_context(options.aws(), workflow)
-    facts = preflight.account_facts(ctx, workflow)
-    plan = build_plan(workflow, algorithms_for(workflow, catalog), facts)
-    problems = preflight.check(ctx, workflow, plan)
-    actions = engine.diff(plan, ctx)
-    say(format_tree(plan, actions))
-    counts = {a: sum(1 for v in actions.values() if v == a) for a in ("create", "update", "keep")}
+    prepared = prepare(path, options.aws(), default_catalog())
+    plan, ctx, workflow = prepared.plan, prepared.ctx, prepared.workflow
+    say(format_tree(plan, prepared.actions))
+    counts = prepared.counts
     say(f"{counts['create']} to create, {counts['update']} to update, {counts['keep']} to keep")
     if dry_run:
-        for problem in problems:
+        for problem in prepared.problems:
             say(f"warning: {problem}")
         say("dry run: nothing was changed")
         return EXIT_OK
-    if problems:
-        raise YunpipeError("\n".join(problems))
+    prepared.require()
     if not yes and not click.confirm(f"Deploy pipeline {plan.pipeline}?", default=False):
         say("cancelled: nothing was changed")
         return EXIT_FAILED

@@ -50,7 +50,7 @@ def pipeline_summary(record: Any) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def command(as_json: bool) -> int:
     """List the pipelines yunpipe deployed from this machine, with each resource's state."""
-    from yunpipe_tui import journal
+    from yunpipe_tui.deploy import journal
 
     records = journal.list_pipelines()
     summaries = [pipeline_summary(r) for r in records]

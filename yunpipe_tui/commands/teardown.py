@@ -28,9 +28,9 @@ def run_teardown(
 ) -> int:
     from rich.console import Console
 
-    from yunpipe_tui import journal as jr
-    from yunpipe_tui import teardown as td
-    from yunpipe_tui.progress import PlainLines
+    from yunpipe_tui.deploy import journal as jr
+    from yunpipe_tui.deploy import teardown as td
+    from yunpipe_tui.deploy.progress import PlainLines
 
     console = console or Console(highlight=False)
 

@@ -188,7 +188,7 @@ def _side_by_side(left: str, right: str, width: int = 34) -> list[str]:
 
 def run_plain(echo: Echo, timings: Timings | None = None, timeout: float = 120.0) -> int:
     """The whole story as plain lines; 0 only if every result arrived and is correct."""
-    from yunpipe_tui.progress import PlainLines
+    from yunpipe_tui.deploy.progress import PlainLines
 
     echo(
         "yunpipe demo: running in a LOCAL SANDBOX (an emulated AWS on this machine); "

@@ -16,9 +16,9 @@ from yunpipe_tui.workflow import SEQUENCE_RUN, SINGLE_RUN, Step, Workflow
 if TYPE_CHECKING:
     from yunpipe_tui.aws import AwsContext
     from yunpipe_tui.deploy import DeployResult
+    from yunpipe_tui.deploy.events import EventSink
+    from yunpipe_tui.deploy.teardown import TeardownResult
     from yunpipe_tui.doctor import CheckResult
-    from yunpipe_tui.events import EventSink
-    from yunpipe_tui.teardown import TeardownResult
 
 TRANSFORM = "python3 -m yunpipe_tui.sandbox.transform"
 
@@ -90,21 +90,20 @@ def prepare_account(ctx: AwsContext) -> tuple[list[CheckResult], list[str], list
 def deploy_workflow(
     ctx: AwsContext, workflow: Workflow, catalog: Catalog, sink: EventSink | None = None
 ) -> DeployResult:
-    """Preflight facts, plan and deploy, exactly as `yunpipe deploy --yes` does."""
-    from yunpipe_tui import preflight
+    """Preflight facts, plan and deploy, as `yunpipe deploy --yes` does (without the dry-run
+    diff, which only informs a person)."""
     from yunpipe_tui.deploy import deploy
-    from yunpipe_tui.plan import algorithms_for, build_plan
+    from yunpipe_tui.deploy.prepare import prepare
 
-    facts = preflight.account_facts(ctx, workflow)
-    plan = build_plan(workflow, algorithms_for(workflow, catalog), facts)
-    preflight.require(ctx, workflow, plan)
-    return deploy(plan, ctx, sink)
+    prepared = prepare(workflow, ctx, catalog, with_actions=False)
+    prepared.require()
+    return deploy(prepared.plan, ctx, sink)
 
 
 def teardown_pipeline(
     ctx: AwsContext, pipeline: str, sink: EventSink | None = None
 ) -> TeardownResult:
-    from yunpipe_tui.teardown import teardown
+    from yunpipe_tui.deploy.teardown import teardown
 
     return teardown(pipeline, ctx, sink)
 

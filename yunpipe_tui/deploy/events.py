@@ -2,9 +2,9 @@
 
 The engine never prints. It calls a *sink*: any callable taking one `Event`. Events are frozen
 dataclasses, so a sink may hand them to another thread unchanged (the TUI adapts the sink to
-`post_message`; the CLI renders them with Rich in `yunpipe_tui.progress`).
+`post_message`; the CLI renders them with Rich in `yunpipe_tui.deploy.progress`).
 
-    from yunpipe_tui.events import Event, EventSink
+    from yunpipe_tui.deploy.events import Event, EventSink
 
     def sink(event: Event) -> None:
         print(event.status, event.kind, event.name, event.message)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from yunpipe_tui import resource_names as names
 from yunpipe_tui.aws import AwsContext, error_code, error_message
+from yunpipe_tui.deploy.model import AccountFacts, Plan
 from yunpipe_tui.errors import AwsError, YunpipeError
-from yunpipe_tui.plan import AccountFacts, Plan
 from yunpipe_tui.workflow import Workflow
 
 AMI_PARAMETER = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"

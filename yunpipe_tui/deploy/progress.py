@@ -1,5 +1,5 @@
-"""CLI renderers for the engine's events (`yunpipe_tui.events`): a Rich live tree in a terminal,
-plain lines otherwise (pipes, CI logs). Both are thread-safe sinks.
+"""CLI renderers for the engine's events (`yunpipe_tui.deploy.events`): a Rich live tree in a
+terminal, plain lines otherwise (pipes, CI logs). Both are thread-safe sinks.
 
     with renderer(console, plan) as sink:
         deploy(plan, ctx, sink)
@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from yunpipe_tui import events as ev
-from yunpipe_tui.plan import KIND_LABELS, Plan
+from yunpipe_tui.deploy import events as ev
+from yunpipe_tui.deploy.kinds import KIND_LABELS
+from yunpipe_tui.deploy.model import Plan
 
 ICONS = {
     ev.STARTED: "[yellow]…[/]",

@@ -1,0 +1,84 @@
+"""Deploying a pipeline: plan it, apply it, journal it, tear it down.
+
+    from yunpipe_tui import deploy
+    result = deploy.deploy(plan, ctx, sink)        # -> DeployResult; raises DeployError
+    actions = deploy.diff(plan, ctx)               # {key: "create" | "update" | "keep"}, read-only
+
+The package reads top to bottom as the pipeline it runs:
+
+- `prepare`    workflow file → region context → account facts → plan → problems → actions;
+- `preflight`  what the account must have before anything is created (read-only);
+- `model`, `layout`, `plan`   the pure plan: resources, names, dependencies;
+- `kinds/`     one module per resource kind (plan fragment, inspect/create/update, delete, how
+               the scans find it) behind a registry: a new kind is one module and one line;
+- `engine`     applies a plan through the kinds, in parallel where dependencies allow;
+- `journal`    what was created, written atomically before and after every create;
+- `teardown`   removes a pipeline in reverse order, then scans for leftovers;
+- `events`, `progress`   the engine's event interface and its CLI renderers.
+
+Nothing here imports Textual: the CLI, the wizard and the sandbox all drive the same code.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from yunpipe_tui.aws import AwsContext
+from yunpipe_tui.deploy import events as ev
+from yunpipe_tui.deploy import journal as jr
+from yunpipe_tui.deploy.engine import (
+    ACTION,
+    MAX_WORKERS,
+    DeployCancelled,
+    DeployError,
+    DeployResult,
+    Engine,
+    pipeline_names,
+)
+from yunpipe_tui.deploy.kinds.base import CURRENT, MISSING, STALE
+from yunpipe_tui.deploy.kinds.dispatcher import code_sha256, dispatcher_zip, zip_source
+from yunpipe_tui.deploy.model import Plan
+
+__all__ = [
+    "ACTION",
+    "CURRENT",
+    "MAX_WORKERS",
+    "MISSING",
+    "STALE",
+    "DeployCancelled",
+    "DeployError",
+    "DeployResult",
+    "Engine",
+    "code_sha256",
+    "deploy",
+    "diff",
+    "dispatcher_zip",
+    "pipeline_names",
+    "zip_source",
+]
+
+
+def deploy(
+    plan: Plan,
+    ctx: AwsContext,
+    sink: ev.EventSink | None = None,
+    *,
+    journal: jr.Journal | None = None,
+    code: Callable[[], bytes] | None = None,
+    max_workers: int = MAX_WORKERS,
+    sleep: Callable[[float], None] = time.sleep,
+    cancel: threading.Event | None = None,
+) -> DeployResult:
+    """Create or update every resource of `plan`; see `yunpipe_tui.deploy.engine`.
+
+    `cancel`: when set (from any thread), resources in flight finish and nothing new starts;
+    raises DeployCancelled."""
+    engine = Engine(ctx, sink, code=code, max_workers=max_workers, sleep=sleep, cancel=cancel)
+    return engine.apply(plan, journal)
+
+
+def diff(plan: Plan, ctx: AwsContext, *, code: Callable[[], bytes] | None = None) -> dict[str, str]:
+    """What `deploy` would do to each resource: create / update / keep. Read-only."""
+    return Engine(ctx, code=code).diff(plan)

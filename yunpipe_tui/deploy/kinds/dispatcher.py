@@ -1,0 +1,243 @@
+"""Each step's dispatcher Lambda (`lambda/dispatcher.py`): S3 events in, queue messages and ECS
+tasks out (launching an instance when none has room). Its code is zipped reproducibly, so an
+unchanged installation never re-uploads it.
+
+Real AWS refuses a function whose role was created seconds ago ("cannot be assumed by
+Lambda"): that error alone is retried with bounded backoff.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import zipfile
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from yunpipe_tui import resource_names as names
+from yunpipe_tui.aws import AwsContext, error_code, error_message
+from yunpipe_tui.deploy.kinds.base import CURRENT, MISSING, STALE, Found, Kind, Ops, Scope, removed
+from yunpipe_tui.deploy.kinds.task_definition import CONTAINER_NAME
+from yunpipe_tui.deploy.layout import PipelineLayout, StepLayout
+from yunpipe_tui.deploy.model import Resource
+from yunpipe_tui.errors import YunpipeError
+
+LAMBDA_RUNTIME = "python3.12"
+LAMBDA_HANDLER = "dispatcher.handler"
+LAMBDA_TIMEOUT = 60
+LAMBDA_MEMORY = 128
+MAX_TASKS = 10
+ROLE_NOT_ASSUMABLE = "cannot be assumed by Lambda"
+
+# --- the dispatcher's code ---------------------------------------------------------------------
+
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+
+
+def zip_source(files: Mapping[str, bytes]) -> bytes:
+    """A zip whose bytes depend only on the files' names and contents (fixed timestamps)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(files):
+            info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3
+            archive.writestr(info, files[name])
+    return buf.getvalue()
+
+
+def dispatcher_zip() -> bytes:
+    """The packaged `yunpipe_tui.lambda_functions/dispatcher.py`, zipped at the archive root."""
+    from importlib import resources
+
+    source = resources.files("yunpipe_tui.lambda_functions").joinpath("dispatcher.py")
+    try:
+        code = source.read_bytes()
+    except (FileNotFoundError, OSError):
+        raise YunpipeError(
+            "the dispatcher's code (lambda/dispatcher.py) is missing from this installation; "
+            "reinstall yunpipe"
+        ) from None
+    return zip_source({"dispatcher.py": code})
+
+
+def code_sha256(zip_bytes: bytes) -> str:
+    """What Lambda reports as CodeSha256: base64 of the SHA-256 of the zip."""
+    return base64.b64encode(hashlib.sha256(zip_bytes).digest()).decode()
+
+
+def _role_not_ready(exc: BaseException) -> bool:
+    return error_code(exc) == "InvalidParameterValueException" and ROLE_NOT_ASSUMABLE in str(
+        error_message(exc)
+    )
+
+
+# --- the kind ----------------------------------------------------------------------------------
+
+
+class Dispatcher(Kind):
+    name = "dispatcher"
+    label = "dispatcher Lambda"
+    sweep_rank = 10
+    scan_rank = 20
+
+    def plan_step(self, layout: PipelineLayout, step: StepLayout) -> list[Resource]:
+        p, s, k, facts = layout.pipeline, step.id, step.prefix, layout.facts
+        subnet = facts.subnet_ids[0] if facts.subnet_ids else ""
+        lambda_env = {
+            "YUNPIPE_PIPELINE": p,
+            "YUNPIPE_STEP": s,
+            "YUNPIPE_QUEUE_URL": "${" + k + "queue:url}",
+            "YUNPIPE_CLUSTER": layout.cluster,
+            "YUNPIPE_TASK_DEFINITION": step.family,
+            "YUNPIPE_CONTAINER": CONTAINER_NAME,
+            "YUNPIPE_TASK_MEMORY": str(step.memory),
+            "YUNPIPE_TASK_CPU": str(step.units),
+            "YUNPIPE_INSTANCE_TYPE": step.instance_type,
+            "YUNPIPE_AMI_ID": facts.ami_id,
+            "YUNPIPE_INSTANCE_PROFILE": names.ECS_INSTANCE_ROLE,
+            "YUNPIPE_KEY_PAIR": layout.workflow.key_pair,
+            "YUNPIPE_SUBNET_ID": subnet,
+            "YUNPIPE_SECURITY_GROUP_ID": facts.security_group_id,
+            "YUNPIPE_MAX_TASKS": str(MAX_TASKS),
+            "YUNPIPE_ENDPOINT_URL": facts.endpoint_url,
+        }
+        return [
+            Resource(
+                k + "dispatcher",
+                self.name,
+                step.function,
+                s,
+                step=s,
+                depends_on=(k + "queue", k + "task-definition", "shared/cluster"),
+                config={
+                    "arn": step.function_arn,
+                    "runtime": LAMBDA_RUNTIME,
+                    "handler": LAMBDA_HANDLER,
+                    "role": facts.dispatcher_role_arn,
+                    "timeout": LAMBDA_TIMEOUT,
+                    "memory": LAMBDA_MEMORY,
+                    "environment": lambda_env,
+                    "description": f"yunpipe {p} step {s}: queue S3 events and start tasks",
+                },
+                tags=step.tags,
+            )
+        ]
+
+    def inspect(self, ops: Ops, r: Resource, cfg: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        try:
+            fn = ops.ctx.client("lambda").get_function(FunctionName=r.name)["Configuration"]
+        except Exception as exc:
+            if error_code(exc) == "ResourceNotFoundException":
+                return MISSING, {}
+            raise
+        outputs = {"arn": fn["FunctionArn"], "code_sha256": fn.get("CodeSha256", "")}
+        return (CURRENT if not self._changes(ops, fn, cfg) else STALE), outputs
+
+    @staticmethod
+    def _changes(ops: Ops, fn: Mapping[str, Any], cfg: Mapping[str, Any]) -> set[str]:
+        changes = set()
+        if fn.get("CodeSha256") != code_sha256(ops.zip()):
+            changes.add("code")
+        env = (fn.get("Environment") or {}).get("Variables") or {}
+        if (
+            fn.get("Runtime") != cfg["runtime"]
+            or fn.get("Handler") != cfg["handler"]
+            or fn.get("Role") != cfg["role"]
+            or fn.get("Timeout") != cfg["timeout"]
+            or fn.get("MemorySize") != cfg["memory"]
+            or env != dict(cfg["environment"])
+        ):
+            changes.add("config")
+        return changes
+
+    def create(self, ops: Ops, r: Resource, cfg: Mapping[str, Any]) -> dict[str, Any]:
+        lam = ops.ctx.client("lambda")
+
+        def create() -> Any:
+            return lam.create_function(
+                FunctionName=r.name,
+                Runtime=cfg["runtime"],
+                Role=cfg["role"],
+                Handler=cfg["handler"],
+                Code={"ZipFile": ops.zip()},
+                Description=cfg["description"],
+                Timeout=cfg["timeout"],
+                MemorySize=cfg["memory"],
+                Environment={"Variables": dict(cfg["environment"])},
+                Tags=dict(r.tags),
+                Publish=False,
+            )
+
+        try:
+            fn = ops.retry(create, _role_not_ready, attempts=8, first=1.0, cap=8.0)
+        except Exception as exc:
+            if error_code(exc) != "ResourceConflictException":
+                raise
+            return self.update(ops, r, cfg)
+        return {"arn": fn["FunctionArn"], "code_sha256": fn.get("CodeSha256", "")}
+
+    @staticmethod
+    def _wait_updated(ops: Ops, name: str) -> None:
+        lam = ops.ctx.client("lambda")
+        delay = 0.5
+        for _ in range(20):
+            status = lam.get_function_configuration(FunctionName=name).get("LastUpdateStatus")
+            if status != "InProgress":
+                return
+            ops.sleep(delay)
+            delay = min(4.0, delay * 2)
+
+    def update(
+        self,
+        ops: Ops,
+        r: Resource,
+        cfg: Mapping[str, Any],
+        outputs: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        lam = ops.ctx.client("lambda")
+        fn = lam.get_function(FunctionName=r.name)["Configuration"]
+        changes = self._changes(ops, fn, cfg)
+        if "code" in changes:
+            fn = lam.update_function_code(FunctionName=r.name, ZipFile=ops.zip())
+            self._wait_updated(ops, r.name)
+        if "config" in changes:
+
+            def update() -> Any:
+                return lam.update_function_configuration(
+                    FunctionName=r.name,
+                    Runtime=cfg["runtime"],
+                    Role=cfg["role"],
+                    Handler=cfg["handler"],
+                    Description=cfg["description"],
+                    Timeout=cfg["timeout"],
+                    MemorySize=cfg["memory"],
+                    Environment={"Variables": dict(cfg["environment"])},
+                )
+
+            fn = ops.retry(update, _role_not_ready, attempts=8)
+            self._wait_updated(ops, r.name)
+        return {"arn": fn["FunctionArn"], "code_sha256": fn.get("CodeSha256", "")}
+
+    def delete(self, ctx: AwsContext, name: str, params: Mapping[str, Any]) -> bool:
+        gone = removed(lambda: ctx.client("lambda").delete_function(FunctionName=name))
+        # Lambda writes its own log group when the function runs; it is ours to remove too.
+        removed(lambda: ctx.client("logs").delete_log_group(logGroupName=f"/aws/lambda/{name}"))
+        return gone
+
+    def _functions(self, scope: Scope) -> Iterator[str]:
+        lam = scope.ctx.client("lambda")
+        for page in lam.get_paginator("list_functions").paginate():
+            for fn in page.get("Functions", []):
+                if scope.pattern.match(fn["FunctionName"]):
+                    yield fn["FunctionName"]
+
+    def sweep(self, scope: Scope, known: set[str]) -> Iterator[Found]:
+        for name in self._functions(scope):
+            if name not in known:
+                yield self.stray(scope, name)
+
+    def leftovers(self, scope: Scope) -> list[str]:
+        return [f"function {name}" for name in self._functions(scope)]

@@ -1,0 +1,154 @@
+"""Each step's entry in its input bucket's notification configuration: ObjectCreated → the
+step's dispatcher. Merged with the user's own entries (they stay, on deploy and on teardown).
+
+Real S3 validates the destination and may not see a fresh Lambda permission yet ("Unable to
+validate the following destination configurations"): that error alone is retried.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from functools import partial
+from typing import Any
+
+from yunpipe_tui import resource_names as names
+from yunpipe_tui.aws import AwsContext, error_message
+from yunpipe_tui.deploy.kinds.base import (
+    CURRENT,
+    GONE_MARK,
+    MISSING,
+    STALE,
+    Kind,
+    Ops,
+    Scope,
+    unless_gone,
+)
+from yunpipe_tui.deploy.layout import PipelineLayout, StepLayout, bucket_key
+from yunpipe_tui.deploy.model import Resource
+
+DESTINATION_INVALID = "Unable to validate the following destination configurations"
+_KEEP = (
+    "TopicConfigurations",
+    "QueueConfigurations",
+    "LambdaFunctionConfigurations",
+    "EventBridgeConfiguration",
+)
+
+
+def _configuration(got: Mapping[str, Any]) -> dict[str, Any]:
+    """The writable part of a GetBucketNotificationConfiguration answer."""
+    return {k: got[k] for k in _KEEP if k in got}
+
+
+class Notification(Kind):
+    name = "notification"
+    label = "bucket notification"
+    scan_rank = 110
+
+    def plan_step(self, layout: PipelineLayout, step: StepLayout) -> list[Resource]:
+        k, entry_id = step.prefix, names.base(layout.pipeline, step.id)
+        return [
+            Resource(
+                k + "notification",
+                self.name,
+                f"{step.in_bucket}/{entry_id}",
+                step.id,
+                step=step.id,
+                depends_on=(k + "s3-permission", bucket_key(step.in_bucket)),
+                config={
+                    "bucket": step.in_bucket,
+                    "id": entry_id,
+                    "function_arn": step.function_arn,
+                    "events": ["s3:ObjectCreated:*"],
+                },
+                tags=step.tags,
+            )
+        ]
+
+    @staticmethod
+    def _current(ops: Ops, bucket: str) -> dict[str, Any]:
+        return _configuration(
+            ops.ctx.client("s3").get_bucket_notification_configuration(Bucket=bucket)
+        )
+
+    def inspect(self, ops: Ops, r: Resource, cfg: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        current = self._current(ops, cfg["bucket"])
+        for entry in current.get("LambdaFunctionConfigurations", []):
+            if entry.get("Id") == cfg["id"]:
+                same = entry.get("LambdaFunctionArn") == cfg["function_arn"] and sorted(
+                    entry.get("Events", [])
+                ) == sorted(cfg["events"])
+                return (CURRENT if same else STALE), {"id": cfg["id"]}
+        return MISSING, {}
+
+    def create(self, ops: Ops, r: Resource, cfg: Mapping[str, Any]) -> dict[str, Any]:
+        s3 = ops.ctx.client("s3")
+
+        def put() -> None:
+            merged = self._current(ops, cfg["bucket"])
+            entries = [
+                e
+                for e in merged.get("LambdaFunctionConfigurations", [])
+                if e.get("Id") != cfg["id"]
+            ]
+            entries.append(
+                {
+                    "Id": cfg["id"],
+                    "LambdaFunctionArn": cfg["function_arn"],
+                    "Events": list(cfg["events"]),
+                }
+            )
+            merged["LambdaFunctionConfigurations"] = entries
+            s3.put_bucket_notification_configuration(
+                Bucket=cfg["bucket"], NotificationConfiguration=merged
+            )
+
+        def not_yet_valid(exc: BaseException) -> bool:
+            return DESTINATION_INVALID in error_message(exc)
+
+        ops.retry(put, not_yet_valid, attempts=6, first=1.0, cap=8.0)
+        return {"id": cfg["id"]}
+
+    def update(
+        self,
+        ops: Ops,
+        r: Resource,
+        cfg: Mapping[str, Any],
+        outputs: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        return self.create(ops, r, cfg)
+
+    def delete(self, ctx: AwsContext, name: str, params: Mapping[str, Any]) -> bool:
+        """Our entry only; the user's entries stay."""
+        bucket, our_id = params.get("bucket", ""), params.get("id", "")
+        s3 = ctx.client("s3")
+        got = unless_gone(lambda: s3.get_bucket_notification_configuration(Bucket=bucket))
+        if got is GONE_MARK:
+            return False
+        config = _configuration(got)
+        entries = config.get("LambdaFunctionConfigurations", [])
+        mine = [e for e in entries if e.get("Id") == our_id]
+        if not mine:
+            return False
+        config["LambdaFunctionConfigurations"] = [e for e in entries if e.get("Id") != our_id]
+        if not config["LambdaFunctionConfigurations"]:
+            del config["LambdaFunctionConfigurations"]
+        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=config)
+        return True
+
+    def leftovers(self, scope: Scope) -> list[str]:
+        """Entries of ours still on the pipeline's buckets."""
+        s3 = scope.ctx.client("s3")
+        ours = re.compile(re.escape(scope.base) + r"-s\d+$")
+        found: list[str] = []
+        for bucket in scope.buckets:
+            got = unless_gone(partial(s3.get_bucket_notification_configuration, Bucket=bucket))
+            if got is GONE_MARK:
+                continue
+            found += [
+                f"notification {bucket}/{e['Id']}"
+                for e in got.get("LambdaFunctionConfigurations", [])
+                if ours.match(e.get("Id", ""))
+            ]
+        return found

@@ -1,0 +1,52 @@
+"""The leftover scan: what of a pipeline still exists in the account, by name and by tag.
+
+Teardown ends with it, and it answers on its own for a pipeline torn down elsewhere. Each kind
+scans for its own resources (`Kind.leftovers`, in `scan_rank` order); a last pass over the
+Resource Groups Tagging API catches anything else carrying the pipeline's tag. Buckets are not
+counted (they stay on purpose), but notification entries of ours left on them are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from yunpipe_tui import resource_names as names
+from yunpipe_tui.aws import AwsContext
+from yunpipe_tui.deploy.kinds import scanned
+from yunpipe_tui.deploy.kinds.base import Scope
+
+# Services whose deleted resources the tagging API may still list (ECS keeps INACTIVE task
+# definitions, EC2 terminated instances) or that stay on purpose (S3): checked by the kinds.
+_TAG_SCAN_SKIP = {"s3", "ecs", "ec2", "cloudwatch"}
+
+
+def leftovers(ctx: AwsContext, pipeline: str, buckets: Sequence[str] = ()) -> list[str]:
+    """What still carries this pipeline's names or tag (buckets are not counted: they stay),
+    including notification entries of ours left on `buckets`."""
+    scope = Scope(ctx, pipeline, tuple(buckets))
+    found: list[str] = []
+    for kind in scanned():
+        found += kind.leftovers(scope)
+    found += _tagged(ctx, pipeline, found)
+    return found
+
+
+def _tagged(ctx: AwsContext, pipeline: str, known: list[str]) -> list[str]:
+    """Anything else tagged yunpipe:pipeline=<pipeline>, from the Resource Groups Tagging API."""
+    try:
+        pages = (
+            ctx.client("resourcegroupstaggingapi")
+            .get_paginator("get_resources")
+            .paginate(TagFilters=[{"Key": names.TAG_PIPELINE, "Values": [pipeline]}])
+        )
+        arns = [m["ResourceARN"] for page in pages for m in page["ResourceTagMappingList"]]
+    except Exception:  # the tag scan is a cross-check; the name scan above already ran
+        return []
+    text = " ".join(known)
+    out = []
+    for arn in arns:
+        service = arn.split(":")[2] if arn.count(":") >= 5 else ""
+        name = arn.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
+        if service and service not in _TAG_SCAN_SKIP and name not in text:
+            out.append(f"tagged {arn}")
+    return out

@@ -57,7 +57,10 @@ def current_writer() -> dict[str, Any]:
     pid = os.getpid()
     if pid in _CURRENT:  # computed once per process (a fork gets its own)
         return dict(_CURRENT[pid])
-    command = " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv))
+    argv = list(sys.argv)
+    if not argv or argv[0] in ("", "-c", "-m"):  # `python -c ...`: name the interpreter too
+        argv = list(getattr(sys, "orig_argv", argv))
+    command = " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(argv))
     _CURRENT[pid] = {
         "host": host(),
         "pid": pid,

@@ -209,3 +209,31 @@ def test_pipeline_lock_holds_both_layers_and_names_the_account_holder(aws: Any) 
 def test_target_defaults_to_the_contexts_identity(aws: Any) -> None:
     with lock.pipeline_lock(aws, "demo", settle=0) as held:
         assert held.local.path.name == f"{TARGET.key()}-demo.lock"
+
+
+def test_a_planted_symlink_as_lock_file_gives_a_clear_error(tmp_path: Any) -> None:
+    path = lock.lock_path(TARGET, "demo")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.symlink_to(tmp_path / "victim")
+    with pytest.raises(YunpipeError, match=r"cannot open the lock file .* remove it and retry"):
+        lock.acquire(None, "demo", target=TARGET)
+    assert not (tmp_path / "victim").exists()
+
+
+def test_no_ssm_permission_names_what_is_needed() -> None:
+    from botocore.exceptions import ClientError
+
+    class DeniedSsm:
+        def put_parameter(self, **_: Any) -> None:
+            error = {"Error": {"Code": "AccessDeniedException", "Message": "not allowed"}}
+            raise ClientError(error, "PutParameter")  # type: ignore[arg-type]
+
+    class Ctx:
+        def client(self, service: str) -> Any:
+            assert service == "ssm"
+            return DeniedSsm()
+
+    with pytest.raises(YunpipeError, match="ssm:PutParameter") as caught:
+        lock.acquire(Ctx(), "demo", target=TARGET)
+    assert "PutParameter failed: AccessDeniedException: not allowed" in str(caught.value)
+    lock.acquire(None, "demo", target=TARGET).release()  # the local layer was let go

@@ -120,7 +120,13 @@ class LocalLock:
     def try_acquire(self) -> bool:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-        fd = os.open(self.path, flags, 0o600)
+        try:
+            fd = os.open(self.path, flags, 0o600)
+        except OSError as exc:
+            raise YunpipeError(
+                f"cannot open the lock file {self.path} ({exc.strerror or exc}); it must be a "
+                "plain file: remove it and retry"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -318,7 +324,17 @@ def acquire(
     marker = AccountMarker(ctx, pipeline, settle=settle)
     try:
         while True:
-            current = marker.try_acquire(holder)
+            try:
+                current = marker.try_acquire(holder)
+            except Exception as exc:
+                if not aws.is_denied(exc):
+                    raise
+                raise YunpipeError(
+                    f"cannot place the lock marker {marker.name} in the account "
+                    f"({cap(aws.error_message(exc), 160)}); yunpipe needs ssm:PutParameter, "
+                    "ssm:GetParameter, ssm:DeleteParameter and ssm:AddTagsToResource on "
+                    "parameter/yunpipe/*"
+                ) from None
             if current is None:
                 break
             if clock() >= deadline:

@@ -142,6 +142,20 @@ class YunpipeApp(App[int]):
         self.failures: list[str] = []  # worker failures shown, newest last (tests read it)
         self.sub_title = self._subtitle()
 
+    def run(self, *args: Any, **kwargs: Any) -> int | None:
+        """Like App.run, on a loop whose thread workers are abandoned at exit: quitting never
+        waits for an AWS call in flight (see `yunpipe_tui.quick_exit`)."""
+        if kwargs.get("loop") is not None:
+            return super().run(*args, **kwargs)
+        from yunpipe_tui.quick_exit import note_full_screen_app, run_without_waiting
+
+        if not kwargs.get("headless"):
+            note_full_screen_app()
+
+        return run_without_waiting(
+            lambda loop: super(YunpipeApp, self).run(*args, loop=loop, **kwargs)
+        )
+
     def _subtitle(self) -> str:
         region = self.aws.region or "default region"
         if self.sandbox:

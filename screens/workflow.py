@@ -31,7 +31,7 @@ from textual.widgets import (
 )
 from textual.worker import Worker
 from yunpipe_tui.screens._base import YunpipeScreen
-from yunpipe_tui.screens.messages import CatalogLoaded, KeyPairsLoaded
+from yunpipe_tui.screens.messages import AccountLoaded, CatalogLoaded, KeyPairsLoaded
 from yunpipe_tui.screens.widgets import ConfirmModal, ErrorModal, json_view
 
 from yunpipe_tui.catalog import Algorithm, Catalog, Port
@@ -56,6 +56,7 @@ FIELD_ERRORS = {
     "output_s3_name": "output-bucket",
     "region": "region",
     "key_pair": "key-pair",
+    "account_id": "account",
     "process.type": "type",
 }
 TYPES = [("single_run", SINGLE_RUN), ("sequence_run", SEQUENCE_RUN)]
@@ -148,7 +149,6 @@ class WorkflowScreen(YunpipeScreen):
         self.initial_path = workflow_path
         self.steps: list[StepDraft] = []
         self.selected: int | None = None
-        self.account_id = ""
         self.catalog: MemoryCatalog | None = None
         self.saved_text = ""
         self.problems: list[Problem] = []
@@ -199,6 +199,12 @@ class WorkflowScreen(YunpipeScreen):
                     note=True,
                 )
                 yield from self._field(
+                    "Account",
+                    Input(placeholder="(optional) 12-digit account id", id="account", compact=True),
+                    "account",
+                    button=Button("Mine", id="use-my-account", compact=True),
+                )
+                yield from self._field(
                     "Type",
                     Select(TYPES, allow_blank=False, value=SINGLE_RUN, id="type", compact=True),
                     "type",
@@ -224,11 +230,15 @@ class WorkflowScreen(YunpipeScreen):
         yield Footer()
 
     @staticmethod
-    def _field(label: str, widget: Any, key: str, note: bool = False) -> ComposeResult:
+    def _field(
+        label: str, widget: Any, key: str, note: bool = False, button: Button | None = None
+    ) -> ComposeResult:
         with Vertical(classes="field-box"):
             with Horizontal(classes="field"):
                 yield Label(label)
                 yield widget
+                if button is not None:
+                    yield button
             if note:
                 yield Label("", id=f"{key}-status", classes="field-note")
             yield Label("", id=f"{key}-error", classes="field-error")
@@ -270,7 +280,7 @@ class WorkflowScreen(YunpipeScreen):
             key_pair=self._value("#key-pair") or self.wanted_key_pair,
             kind=self._value("#type") or SINGLE_RUN,
             steps=self.steps,
-            account_id=self.account_id,
+            account_id=self._value("#account"),
         )
 
     def current_text(self) -> str:
@@ -313,7 +323,7 @@ class WorkflowScreen(YunpipeScreen):
         dirty = text != self.saved_text
         self.sub_title = ("● unsaved  " if dirty else "") + (self._value("#path") or "new file")
 
-    @on(Input.Changed, "#name, #input-bucket, #output-bucket, #path")
+    @on(Input.Changed, "#name, #input-bucket, #output-bucket, #account, #path")
     @on(Select.Changed, "#key-pair, #type")
     def form_changed(self) -> None:
         if isinstance(self.focused, Select) and self.focused.id == "key-pair":
@@ -382,6 +392,31 @@ class WorkflowScreen(YunpipeScreen):
             label = self.query_one("#key-pair-status", Label)
             label.update(f"could not list key pairs: {line}")
             label.display = True
+
+    # --- the account ---------------------------------------------------------------------
+
+    @on(Button.Pressed, "#use-my-account")
+    def use_my_account(self) -> None:
+        """Put the caller's account id in the field (the seed's files carry a placeholder)."""
+        identity = self.wizard.identity
+        if identity is not None and identity.account:
+            self._set_account(identity.account)
+        else:
+            self.load_my_account()
+
+    def _set_account(self, account: str) -> None:
+        self.query_one("#account", Input).value = account
+        self.notify(f"Account set to {account}, the one yunpipe runs in.", title="Account")
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="account", name="your account")
+    def load_my_account(self) -> None:
+        from yunpipe_tui.lookups import caller_identity
+
+        self.post_message(AccountLoaded(caller_identity(self.wizard.aws).account))
+
+    @on(AccountLoaded)
+    def account_loaded(self, message: AccountLoaded) -> None:
+        self._set_account(message.account)
 
     # --- steps -----------------------------------------------------------------------------
 
@@ -566,7 +601,7 @@ class WorkflowScreen(YunpipeScreen):
             self.query_one("#type", Select).value = kind
             self.wanted_key_pair = workflow.key_pair
             self._set_key_pair_options(workflow.key_pair)
-            self.account_id = workflow.account_id
+            self.query_one("#account", Input).value = workflow.account_id
             self.steps = [
                 StepDraft(s.algorithm, dict(s.variables), list(s.ports)) for s in workflow.steps
             ]

@@ -38,6 +38,7 @@ from yunpipe_tui.catalog import Algorithm, Catalog, Port
 from yunpipe_tui.errors import InputError, Problem
 from yunpipe_tui.jsonfile import LoadedJson, dump_json, load_json
 from yunpipe_tui.naming import known_regions
+from yunpipe_tui.sandbox_hints import explain, on_sandbox
 from yunpipe_tui.workflow import (
     SEQUENCE_RUN,
     SINGLE_RUN,
@@ -450,6 +451,10 @@ class WorkflowScreen(YunpipeScreen):
         widgets: list[Any] = []
         if algorithm is None:
             widgets.append(Static("This algorithm is not in the local catalog.", classes="muted"))
+        elif self.wizard.sandbox or on_sandbox():
+            warning = explain(algorithm.name, algorithm.run_command)
+            if warning:
+                widgets.append(Label(warning, classes="step-warning", markup=False))
         declared = list(algorithm.variables) if algorithm else []
         names = [v.name for v in declared] + [
             n for n in step.variables if n not in {v.name for v in declared}

@@ -63,3 +63,21 @@ async def test_clearing_the_placeholder_account_saves_without_one(
         assert screen.problems == []
         assert screen.save_to(str(path))
     assert "account_id" not in json.loads(path.read_text())
+
+
+async def test_on_the_sandbox_a_step_whose_command_needs_its_image_is_explained(
+    aws, catalog: Catalog, tmp_path: Path
+):
+    path = tmp_path / "work-flow.json"
+    shutil.copy(SEED / "work-flow.json", path)
+    for sandbox in (False, True):
+        app = make_app(aws, initial="workflow", workflow_path=str(path), sandbox=sandbox)
+        async with app.run_test(size=(100, 40)) as pilot:
+            screen, _ = await _open_seed(pilot, tmp_path)
+            await pilot.pause()
+            warnings = screen.query(".step-warning")
+            if not sandbox:
+                assert not warnings
+                continue
+            (warning,) = warnings
+            assert "refers to files inside its image (/change123.sh)" in str(warning.render())

@@ -62,6 +62,10 @@ def run_deploy(
     ctx = preflight.region_context(options.aws(), workflow)
     facts = preflight.account_facts(ctx, workflow)
     plan = build_plan(workflow, algorithms_for(workflow, catalog), facts)
+    from yunpipe_tui.sandbox_hints import sandbox_warnings
+
+    for line in sandbox_warnings(algorithms_for(workflow, catalog).values()):
+        say(f"warning: {line}")
     problems = preflight.check(ctx, workflow, plan)
     actions = engine.diff(plan, ctx)
     say(format_tree(plan, actions))

@@ -33,6 +33,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from yunpipe_tui.sandbox.agent import Agent
 from yunpipe_tui.sandbox.server import ACCOUNT_ID, DUMMY_CREDENTIALS, python_bin_dir
+from yunpipe_tui.sandbox_hints import failure_hint
 
 if TYPE_CHECKING:
     from yunpipe_tui.sandbox.server import Sandbox
@@ -224,6 +225,9 @@ class Executor:
                     parents=True, exist_ok=True
                 )
         env = process_environment(task_env, folder)
+        hint = failure_hint(task_env.get("YUNPIPE_RUN_COMMAND", ""))
+        if hint:
+            env["YUNPIPE_FAILURE_HINT"] = hint
         log_config = next(
             (
                 c.get("logConfiguration", {})

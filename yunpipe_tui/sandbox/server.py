@@ -340,6 +340,7 @@ class Sandbox:
             **DUMMY_CREDENTIALS,
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
+            "YUNPIPE_SANDBOX": "1",  # yunpipe_tui.sandbox_hints.on_sandbox
         }
 
     def export_lines(self) -> list[str]:

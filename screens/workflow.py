@@ -18,6 +18,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.markup import escape
 from textual.widgets import (
     Button,
     Checkbox,
@@ -219,12 +220,12 @@ class WorkflowScreen(YunpipeScreen):
                     yield Button("Remove", id="remove-step", compact=True)
                     yield Button("Up", id="step-up", compact=True)
                     yield Button("Down", id="step-down", compact=True)
-                yield Label("", id="steps-error", classes="field-error")
+                yield Label("", id="steps-error", classes="field-error", markup=False)
                 step_form = Vertical(id="step-form")
                 step_form.border_title = "Step"
                 yield step_form
                 yield Label("Problems", classes="section-title")
-                yield Static("", id="problems")
+                yield Static("", id="problems", markup=False)
             with VerticalScroll(id="preview-box") as preview:
                 preview.border_title = "Preview"
                 yield Static("", id="preview")
@@ -241,8 +242,8 @@ class WorkflowScreen(YunpipeScreen):
                 if button is not None:
                     yield button
             if note:
-                yield Label("", id=f"{key}-status", classes="field-note")
-            yield Label("", id=f"{key}-error", classes="field-error")
+                yield Label("", id=f"{key}-status", classes="field-note", markup=False)
+            yield Label("", id=f"{key}-error", classes="field-error", markup=False)
 
     def on_mount(self) -> None:
         if self.app.size.width < NARROW:
@@ -321,6 +322,7 @@ class WorkflowScreen(YunpipeScreen):
         else:
             summary.add_class("ok")
             summary.update("✓ valid — ready to save")
+        self._show_step_problems()
         dirty = text != self.saved_text
         self.sub_title = ("● unsaved  " if dirty else "") + (self._value("#path") or "new file")
 
@@ -349,7 +351,10 @@ class WorkflowScreen(YunpipeScreen):
         self.catalog = MemoryCatalog(message.algorithms)
         picker = self.query_one("#add-algorithm", Select)
         picker.set_options(
-            [(f"{a.name} ({a.resolved_instance_type()})", a.name) for a in message.algorithms]
+            [
+                (escape(f"{a.name} ({a.resolved_instance_type()})"), a.name)
+                for a in message.algorithms
+            ]
         )
         if not message.algorithms:
             picker.prompt = "catalog empty: `yunpipe wrap -f alg.json`"
@@ -384,7 +389,7 @@ class WorkflowScreen(YunpipeScreen):
         if keep and keep not in names:
             names.append(keep)
         select = self.query_one("#key-pair", Select)
-        select.set_options([(n, n) for n in names])
+        select.set_options([(escape(n), n) for n in names])
         if keep:
             select.value = keep
 
@@ -429,7 +434,7 @@ class WorkflowScreen(YunpipeScreen):
         for i, step in enumerate(self.steps):
             known = self.catalog is None or self.catalog.get(step.algorithm) is not None
             suffix = "" if known else "  (not in the catalog)"
-            steps.add_option(f"{i + 1}. {step.algorithm}{suffix}")
+            steps.add_option(escape(f"{i + 1}. {step.algorithm}{suffix}"))
         if self.selected is not None and self.steps:
             self.selected = min(self.selected, len(self.steps) - 1)
             steps.highlighted = self.selected
@@ -447,7 +452,7 @@ class WorkflowScreen(YunpipeScreen):
             return
         step = self.steps[self.selected]
         algorithm = self.catalog.get(step.algorithm) if self.catalog else None
-        box.border_title = f"Step {self.selected + 1}: {step.algorithm}"
+        box.border_title = escape(f"Step {self.selected + 1}: {step.algorithm}")
         widgets: list[Any] = []
         if algorithm is None:
             widgets.append(Static("This algorithm is not in the local catalog.", classes="muted"))
@@ -467,7 +472,7 @@ class WorkflowScreen(YunpipeScreen):
             if algorithm is not None and name not in {v.name for v in declared}:
                 label += " (unknown)"
             row = Horizontal(
-                Label(label),
+                Label(label, markup=False),
                 Input(
                     value=step.variables.get(name, ""),
                     placeholder="required" if name in required else "optional",
@@ -484,18 +489,31 @@ class WorkflowScreen(YunpipeScreen):
             for port in algorithm.ports:
                 widgets.append(
                     Checkbox(
-                        f"{port.port}/{port.protocol}",
+                        escape(f"{port.port}/{port.protocol}"),
                         value=(port.port, port.protocol) in chosen,
                         name=f"{port.port}/{port.protocol}",
                         classes="step-port",
                         compact=True,
                     )
                 )
-        if self.selected is not None:
-            problems = [p for p in self.problems if step_index(p) == self.selected]
-            if problems:
-                widgets.append(Label("\n".join(p.message for p in problems), classes="field-error"))
+        problems = self._step_problems()
+        widgets.append(Label(problems, classes="field-error step-problems", markup=False))
+        widgets[-1].display = bool(problems)
         box.mount_all(widgets)
+
+    def _step_problems(self) -> str:
+        """The selected step's problems, one a line ('' when none)."""
+        if self.selected is None:
+            return ""
+        return "\n".join(p.message for p in self.problems if step_index(p) == self.selected)
+
+    def _show_step_problems(self) -> None:
+        """Keep the step panel's problems in step with the form's (a file opened after another
+        must not keep the old file's problem next to '✓ valid')."""
+        text = self._step_problems()
+        for label in self.query(".step-problems").results(Label):
+            label.update(text)
+            label.display = bool(text)
 
     def add_step(self, algorithm: str) -> None:
         if self.steps and self._value("#type") == SINGLE_RUN:

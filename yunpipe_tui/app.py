@@ -52,6 +52,26 @@ ROUTES: dict[str, tuple[str, str, str]] = {
     "deploy": ("yunpipe_tui.screens.deploy", "DeployScreen", "Plan and deploy a workflow"),
     "monitor": ("yunpipe_tui.screens.monitor", "MonitorScreen", "Watch queues and instances"),
 }
+# Worker group -> what the user was waiting for, for a failure's notification title.
+WORKER_TITLES = {
+    "identity": "Asking AWS who you are",
+    "pipelines": "Listing deployed pipelines",
+    "doctor": "Running the checks",
+    "doctor-fix": "Applying the fixes",
+    "creds-load": "Reading the credential store",
+    "creds-backend": "Switching to the encrypted file",
+    "creds-unlock": "Unlocking the encrypted file",
+    "creds-save": "Saving credentials",
+    "catalog": "Reading the algorithm catalog",
+    "key-pairs": "Listing key pairs",
+    "account": "Asking AWS for your account",
+    "deploy-plan": "Planning the deploy",
+    "deploy-run": "Deploying",
+    "deploy-rollback": "Rolling back",
+    "monitor-resolve": "Finding the pipeline",
+    "monitor-poll": "Reading the pipeline's state",
+    "monitor-action": "The monitor's action",
+}
 SCREEN_KEYS = {"doctor": "d", "credentials": "c", "workflow": "w", "deploy": "p", "monitor": "m"}
 
 
@@ -274,8 +294,22 @@ class YunpipeApp(App[int]):
         line = describe_error(worker.error)
         what = worker.name or worker.group or "background task"
         self.failures.append(f"{what}: {line}")
-        self.notify(line, title=f"{what} failed", severity="error", timeout=12)
+        title = WORKER_TITLES.get(worker.group or "", "A background task")
+        self.notify(line, title=f"{title} failed", severity="error", timeout=12)
         return line
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: Any = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Notifications carry paths, names, patterns and AWS errors, never markup: each is
+        shown as written (screens' `notify` passes markup=True by default, so it is ignored)."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     @on(Worker.StateChanged)
     def _app_worker_changed(self, event: Worker.StateChanged) -> None:

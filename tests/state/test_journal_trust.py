@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from yunpipe_tui import journal, locations
+from yunpipe_tui import locations
+from yunpipe_tui.deploy import journal
 from yunpipe_tui.state import process
 from yunpipe_tui.state.target import Target
 

@@ -15,7 +15,7 @@ FORBIDDEN = (
     "yunpipe_tui.deploy",
     "yunpipe_tui.plan",
     "yunpipe_tui.teardown",
-    "yunpipe_tui.journal",
+    "yunpipe_tui.deploy.journal",
     "yunpipe_tui.events",
     "yunpipe_tui.progress",
     "yunpipe_tui.preflight",

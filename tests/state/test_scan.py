@@ -7,7 +7,7 @@ import json
 import zipfile
 from typing import Any
 
-from yunpipe_tui import journal
+from yunpipe_tui.deploy import journal
 from yunpipe_tui.state import scan
 
 TAG = "yunpipe:pipeline"

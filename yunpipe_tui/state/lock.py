@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from yunpipe_tui import aws, locations, names
+from yunpipe_tui import aws, locations
+from yunpipe_tui import resource_names as names
 from yunpipe_tui.errors import YunpipeError
 from yunpipe_tui.state import process
 from yunpipe_tui.state._text import cap

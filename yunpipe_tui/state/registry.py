@@ -25,7 +25,8 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from yunpipe_tui import aws, names
+from yunpipe_tui import aws
+from yunpipe_tui import resource_names as names
 from yunpipe_tui.state import process
 from yunpipe_tui.state._text import cap
 

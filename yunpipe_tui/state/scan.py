@@ -21,7 +21,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from yunpipe_tui import aws, names
+from yunpipe_tui import aws
+from yunpipe_tui import resource_names as names
 
 
 @dataclass(frozen=True)

@@ -48,22 +48,12 @@ def _target(options: Options, pipeline: str | None) -> tuple[AwsContext, Pipelin
     return (aws.for_region(target.region) if target.region else aws), target
 
 
-def progress(record: FileRecord, steps: list[str]) -> str:
-    """`s1 ✓ s2 …`: each step's mark (✓ done, ✗ failed, … running, ◦ queued, · not reached)."""
-    marks = {"done": "✓", "failed": "✗", "running": "…", "queued": "◦"}
-    parts = []
-    for step in steps or [s.step for s in record.steps]:
-        item = record.step(step)
-        parts.append(f"{step} {marks.get(item.state, '?') if item else '·'}")
-    return " ".join(parts)
-
-
 def file_line(record: FileRecord, steps: list[str]) -> str:
-    from yunpipe_tui.monitor_rows import format_duration
+    from yunpipe_tui.monitor_rows import format_duration, step_marks
 
     cost = f"~${record.cost_usd:.6f}" if record.cost_usd is not None else "—"
     line = (
-        f"{record.state:<7}  {progress(record, steps)}  {format_duration(record.seconds):>6}  "
+        f"{record.state:<7}  {step_marks(record, steps)}  {format_duration(record.seconds):>6}  "
         f"{record.attempts:>2} att  {cost:>11}  {record.key}"
     )
     if record.result:

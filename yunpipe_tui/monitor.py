@@ -50,6 +50,7 @@ from yunpipe_tui.monitor_rows import format_duration as format_duration  # calle
 
 if TYPE_CHECKING:
     from yunpipe_tui.aws import AwsContext
+    from yunpipe_tui.file_logs import LogLine, LogTail
     from yunpipe_tui.ledger import FileRecord
 
 ACTIVE_TASK_STATES = frozenset(
@@ -655,6 +656,19 @@ class Monitor:
                     seen.add(record.file_id)
                     out.append(record)
         return out
+
+    def file_log(
+        self, record: FileRecord, tail: LogTail | None = None
+    ) -> tuple[LogTail | None, list[LogLine]]:
+        """A file's log lines: the first call reads them all, later calls (with the returned
+        tail) only the new ones; a file that names no log stream yet has none (tail None)."""
+        from yunpipe_tui import file_logs
+
+        if tail is None:
+            if not any(s.log_stream for s in record.steps):
+                return None, []
+            tail = file_logs.for_file(record)
+        return tail, tail.fetch(self.aws)
 
     def redrive_file(self, record: FileRecord) -> str:
         """Queue one failed file again at the step where it failed: a new message shaped like

@@ -257,7 +257,7 @@ def file_rows(files: Sequence[FileRecord], steps: Sequence[str] = ()) -> Rows:
             Cell(step_marks(r, steps)),
             Cell(str(r.attempts)),
             Cell(format_duration(r.seconds)),
-            Cell(NONE if r.cost_usd is None else f"{r.cost_usd:.4f}", "dim"),
+            Cell(NONE if r.cost_usd is None else f"{r.cost_usd:.6f}", "dim"),
             outcome,
         )
     return rows

@@ -32,6 +32,7 @@ Behaviour
   YUNPIPE_STOP_GRACE_SECONDS (default 20, under ECS's 30 s stop timeout) and is then uploaded and
   deleted; otherwise the command is killed, the message released (visibility 0) and the runner
   exits 0. No file is ever lost: either its result exists or its message is back in the queue.
+- YUNPIPE_FAILURE_HINT (set by the local sandbox) is added to a failed command's message.
 - Exit code 2 only for configuration errors; log lines go to stdout (CloudWatch via awslogs).
 - AWS endpoints come only from YUNPIPE_ENDPOINT_URL: AWS_ENDPOINT_URL* in the environment are
   ignored, so a variable cannot send the runner's signed requests elsewhere.
@@ -110,6 +111,7 @@ class RunnerConfig:
     stop_grace_seconds: float = 20
     endpoint_url: str = ""
     region: str = "us-east-1"
+    failure_hint: str = ""  # YUNPIPE_FAILURE_HINT: why the command fails here (the sandbox)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> RunnerConfig:
@@ -138,6 +140,7 @@ class RunnerConfig:
             stop_grace_seconds=_number(env, "YUNPIPE_STOP_GRACE_SECONDS", 20),
             endpoint_url=(env.get("YUNPIPE_ENDPOINT_URL") or "").strip(),
             region=(env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1").strip(),
+            failure_hint=(env.get("YUNPIPE_FAILURE_HINT") or "").strip(),
         )
 
 
@@ -304,7 +307,7 @@ class Runner:
                 words, start_new_session=True, env=child_environment(os.environ)
             )
         except OSError as exc:
-            raise Failure(f"cannot start {words[0]!r}: {exc}") from None
+            raise Failure(self._hinted(f"cannot start {words[0]!r}: {exc}")) from None
         started = time.monotonic()
         beat = max(1.0, self.visibility / 2)
         next_beat = started + beat
@@ -328,7 +331,10 @@ class Runner:
                 self.heartbeat(handle)
                 next_beat = now + beat
         if code != 0:
-            raise Failure(f"command exited with {code}")
+            raise Failure(self._hinted(f"command exited with {code}"))
+
+    def _hinted(self, text: str) -> str:
+        return f"{text} ({self.config.failure_hint})" if self.config.failure_hint else text
 
     @staticmethod
     def _kill(process: subprocess.Popen) -> None:

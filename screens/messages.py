@@ -69,6 +69,13 @@ class KeyPairsLoaded(Message):
 
 
 @dataclass
+class AccountLoaded(Message):
+    """The caller's account id, asked for by the Workflow form's "Mine" button."""
+
+    account: str
+
+
+@dataclass
 class CatalogLoaded(Message):
     """Algorithms of the local catalog (yunpipe_tui.catalog.Algorithm objects)."""
 

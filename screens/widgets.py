@@ -91,7 +91,7 @@ class ConfirmModal(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
-            yield Label(self.title_text, classes="dialog-title")
+            yield Label(self.title_text, classes="dialog-title", markup=False)
             if self.body:
                 yield Static(self.body, classes="dialog-body", markup=False)
             if self.detail:
@@ -134,7 +134,7 @@ class ErrorModal(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog error"):
-            yield Label(self.title_text, classes="dialog-title")
+            yield Label(self.title_text, classes="dialog-title", markup=False)
             with VerticalScroll(classes="dialog-detail"):
                 yield Static(self.message, markup=False)
             with Horizontal(classes="dialog-buttons"):
@@ -198,7 +198,7 @@ class PassphraseModal(InputDialog):
             yield Input(password=True, placeholder="passphrase", id="passphrase")
             if self.confirm_twice:
                 yield Input(password=True, placeholder="again", id="again")
-            yield Label("", id="passphrase-error", classes="field-error")
+            yield Label("", id="passphrase-error", classes="field-error", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("OK", id="ok", variant="primary", compact=True)
                 yield Button("Cancel", id="cancel", compact=True)

@@ -18,6 +18,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.markup import escape
 from textual.widgets import (
     Button,
     Checkbox,
@@ -35,8 +36,9 @@ from yunpipe_tui.catalog import Algorithm, Catalog, Port
 from yunpipe_tui.errors import InputError, Problem
 from yunpipe_tui.jsonfile import LoadedJson, dump_json, load_json
 from yunpipe_tui.name_rules import known_regions
+from yunpipe_tui.sandbox_hints import explain, on_sandbox
 from yunpipe_tui.screens._base import YunpipeScreen
-from yunpipe_tui.screens.messages import CatalogLoaded, KeyPairsLoaded
+from yunpipe_tui.screens.messages import AccountLoaded, CatalogLoaded, KeyPairsLoaded
 from yunpipe_tui.screens.widgets import ConfirmModal, ErrorModal, json_view
 from yunpipe_tui.workflow import (
     SEQUENCE_RUN,
@@ -56,6 +58,7 @@ FIELD_ERRORS = {
     "output_s3_name": "output-bucket",
     "region": "region",
     "key_pair": "key-pair",
+    "account_id": "account",
     "process.type": "type",
 }
 TYPES = [("single_run", SINGLE_RUN), ("sequence_run", SEQUENCE_RUN)]
@@ -148,7 +151,6 @@ class WorkflowScreen(YunpipeScreen):
         self.initial_path = workflow_path
         self.steps: list[StepDraft] = []
         self.selected: int | None = None
-        self.account_id = ""
         self.catalog: MemoryCatalog | None = None
         self.saved_text = ""
         self.problems: list[Problem] = []
@@ -199,6 +201,12 @@ class WorkflowScreen(YunpipeScreen):
                     note=True,
                 )
                 yield from self._field(
+                    "Account",
+                    Input(placeholder="(optional) 12-digit account id", id="account", compact=True),
+                    "account",
+                    button=Button("Mine", id="use-my-account", compact=True),
+                )
+                yield from self._field(
                     "Type",
                     Select(TYPES, allow_blank=False, value=SINGLE_RUN, id="type", compact=True),
                     "type",
@@ -212,26 +220,30 @@ class WorkflowScreen(YunpipeScreen):
                     yield Button("Remove", id="remove-step", compact=True)
                     yield Button("Up", id="step-up", compact=True)
                     yield Button("Down", id="step-down", compact=True)
-                yield Label("", id="steps-error", classes="field-error")
+                yield Label("", id="steps-error", classes="field-error", markup=False)
                 step_form = Vertical(id="step-form")
                 step_form.border_title = "Step"
                 yield step_form
                 yield Label("Problems", classes="section-title")
-                yield Static("", id="problems")
+                yield Static("", id="problems", markup=False)
             with VerticalScroll(id="preview-box") as preview:
                 preview.border_title = "Preview"
                 yield Static("", id="preview")
         yield Footer()
 
     @staticmethod
-    def _field(label: str, widget: Any, key: str, note: bool = False) -> ComposeResult:
+    def _field(
+        label: str, widget: Any, key: str, note: bool = False, button: Button | None = None
+    ) -> ComposeResult:
         with Vertical(classes="field-box"):
             with Horizontal(classes="field"):
                 yield Label(label)
                 yield widget
+                if button is not None:
+                    yield button
             if note:
-                yield Label("", id=f"{key}-status", classes="field-note")
-            yield Label("", id=f"{key}-error", classes="field-error")
+                yield Label("", id=f"{key}-status", classes="field-note", markup=False)
+            yield Label("", id=f"{key}-error", classes="field-error", markup=False)
 
     def on_mount(self) -> None:
         if self.app.size.width < NARROW:
@@ -270,7 +282,7 @@ class WorkflowScreen(YunpipeScreen):
             key_pair=self._value("#key-pair") or self.wanted_key_pair,
             kind=self._value("#type") or SINGLE_RUN,
             steps=self.steps,
-            account_id=self.account_id,
+            account_id=self._value("#account"),
         )
 
     def current_text(self) -> str:
@@ -310,10 +322,11 @@ class WorkflowScreen(YunpipeScreen):
         else:
             summary.add_class("ok")
             summary.update("✓ valid — ready to save")
+        self._show_step_problems()
         dirty = text != self.saved_text
         self.sub_title = ("● unsaved  " if dirty else "") + (self._value("#path") or "new file")
 
-    @on(Input.Changed, "#name, #input-bucket, #output-bucket, #path")
+    @on(Input.Changed, "#name, #input-bucket, #output-bucket, #account, #path")
     @on(Select.Changed, "#key-pair, #type")
     def form_changed(self) -> None:
         if isinstance(self.focused, Select) and self.focused.id == "key-pair":
@@ -338,7 +351,10 @@ class WorkflowScreen(YunpipeScreen):
         self.catalog = MemoryCatalog(message.algorithms)
         picker = self.query_one("#add-algorithm", Select)
         picker.set_options(
-            [(f"{a.name} ({a.resolved_instance_type()})", a.name) for a in message.algorithms]
+            [
+                (escape(f"{a.name} ({a.resolved_instance_type()})"), a.name)
+                for a in message.algorithms
+            ]
         )
         if not message.algorithms:
             picker.prompt = "catalog empty: `yunpipe wrap -f alg.json`"
@@ -373,7 +389,7 @@ class WorkflowScreen(YunpipeScreen):
         if keep and keep not in names:
             names.append(keep)
         select = self.query_one("#key-pair", Select)
-        select.set_options([(n, n) for n in names])
+        select.set_options([(escape(n), n) for n in names])
         if keep:
             select.value = keep
 
@@ -382,6 +398,31 @@ class WorkflowScreen(YunpipeScreen):
             label = self.query_one("#key-pair-status", Label)
             label.update(f"could not list key pairs: {line}")
             label.display = True
+
+    # --- the account ---------------------------------------------------------------------
+
+    @on(Button.Pressed, "#use-my-account")
+    def use_my_account(self) -> None:
+        """Put the caller's account id in the field (the seed's files carry a placeholder)."""
+        identity = self.wizard.identity
+        if identity is not None and identity.account:
+            self._set_account(identity.account)
+        else:
+            self.load_my_account()
+
+    def _set_account(self, account: str) -> None:
+        self.query_one("#account", Input).value = account
+        self.notify(f"Account set to {account}, the one yunpipe runs in.", title="Account")
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="account", name="your account")
+    def load_my_account(self) -> None:
+        from yunpipe_tui.lookups import caller_identity
+
+        self.post_message(AccountLoaded(caller_identity(self.wizard.aws).account))
+
+    @on(AccountLoaded)
+    def account_loaded(self, message: AccountLoaded) -> None:
+        self._set_account(message.account)
 
     # --- steps -----------------------------------------------------------------------------
 
@@ -393,7 +434,7 @@ class WorkflowScreen(YunpipeScreen):
         for i, step in enumerate(self.steps):
             known = self.catalog is None or self.catalog.get(step.algorithm) is not None
             suffix = "" if known else "  (not in the catalog)"
-            steps.add_option(f"{i + 1}. {step.algorithm}{suffix}")
+            steps.add_option(escape(f"{i + 1}. {step.algorithm}{suffix}"))
         if self.selected is not None and self.steps:
             self.selected = min(self.selected, len(self.steps) - 1)
             steps.highlighted = self.selected
@@ -411,10 +452,14 @@ class WorkflowScreen(YunpipeScreen):
             return
         step = self.steps[self.selected]
         algorithm = self.catalog.get(step.algorithm) if self.catalog else None
-        box.border_title = f"Step {self.selected + 1}: {step.algorithm}"
+        box.border_title = escape(f"Step {self.selected + 1}: {step.algorithm}")
         widgets: list[Any] = []
         if algorithm is None:
             widgets.append(Static("This algorithm is not in the local catalog.", classes="muted"))
+        elif self.wizard.sandbox or on_sandbox():
+            warning = explain(algorithm.name, algorithm.run_command)
+            if warning:
+                widgets.append(Label(warning, classes="step-warning", markup=False))
         declared = list(algorithm.variables) if algorithm else []
         names = [v.name for v in declared] + [
             n for n in step.variables if n not in {v.name for v in declared}
@@ -427,7 +472,7 @@ class WorkflowScreen(YunpipeScreen):
             if algorithm is not None and name not in {v.name for v in declared}:
                 label += " (unknown)"
             row = Horizontal(
-                Label(label),
+                Label(label, markup=False),
                 Input(
                     value=step.variables.get(name, ""),
                     placeholder="required" if name in required else "optional",
@@ -444,18 +489,31 @@ class WorkflowScreen(YunpipeScreen):
             for port in algorithm.ports:
                 widgets.append(
                     Checkbox(
-                        f"{port.port}/{port.protocol}",
+                        escape(f"{port.port}/{port.protocol}"),
                         value=(port.port, port.protocol) in chosen,
                         name=f"{port.port}/{port.protocol}",
                         classes="step-port",
                         compact=True,
                     )
                 )
-        if self.selected is not None:
-            problems = [p for p in self.problems if step_index(p) == self.selected]
-            if problems:
-                widgets.append(Label("\n".join(p.message for p in problems), classes="field-error"))
+        problems = self._step_problems()
+        widgets.append(Label(problems, classes="field-error step-problems", markup=False))
+        widgets[-1].display = bool(problems)
         box.mount_all(widgets)
+
+    def _step_problems(self) -> str:
+        """The selected step's problems, one a line ('' when none)."""
+        if self.selected is None:
+            return ""
+        return "\n".join(p.message for p in self.problems if step_index(p) == self.selected)
+
+    def _show_step_problems(self) -> None:
+        """Keep the step panel's problems in step with the form's (a file opened after another
+        must not keep the old file's problem next to '✓ valid')."""
+        text = self._step_problems()
+        for label in self.query(".step-problems").results(Label):
+            label.update(text)
+            label.display = bool(text)
 
     def add_step(self, algorithm: str) -> None:
         if self.steps and self._value("#type") == SINGLE_RUN:
@@ -566,7 +624,7 @@ class WorkflowScreen(YunpipeScreen):
             self.query_one("#type", Select).value = kind
             self.wanted_key_pair = workflow.key_pair
             self._set_key_pair_options(workflow.key_pair)
-            self.account_id = workflow.account_id
+            self.query_one("#account", Input).value = workflow.account_id
             self.steps = [
                 StepDraft(s.algorithm, dict(s.variables), list(s.ports)) for s in workflow.steps
             ]

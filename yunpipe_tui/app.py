@@ -38,6 +38,28 @@ def _stylesheets() -> list[str]:
     return [str(folder.joinpath(name)) for name in names]
 
 
+# Worker group -> what the user was waiting for, for a failure's notification title.
+WORKER_TITLES = {
+    "identity": "Asking AWS who you are",
+    "pipelines": "Listing deployed pipelines",
+    "doctor": "Running the checks",
+    "doctor-fix": "Applying the fixes",
+    "creds-load": "Reading the credential store",
+    "creds-backend": "Switching to the encrypted file",
+    "creds-unlock": "Unlocking the encrypted file",
+    "creds-save": "Saving credentials",
+    "catalog": "Reading the algorithm catalog",
+    "key-pairs": "Listing key pairs",
+    "account": "Asking AWS for your account",
+    "deploy-plan": "Planning the deploy",
+    "deploy-run": "Deploying",
+    "deploy-rollback": "Rolling back",
+    "monitor-resolve": "Finding the pipeline",
+    "monitor-poll": "Reading the pipeline's state",
+    "monitor-action": "The monitor's action",
+}
+
+
 class ScreensProvider(Provider):
     """The command palette's screens and main actions."""
 
@@ -102,6 +124,20 @@ class YunpipeApp(App[int]):
         self.doctor_summary = "not run yet"
         self.failures: list[str] = []  # worker failures shown, newest last (tests read it)
         self.sub_title = self._subtitle()
+
+    def run(self, *args: Any, **kwargs: Any) -> int | None:
+        """Like App.run, on a loop whose thread workers are abandoned at exit: quitting never
+        waits for an AWS call in flight (see `yunpipe_tui.quick_exit`)."""
+        if kwargs.get("loop") is not None:
+            return super().run(*args, **kwargs)
+        from yunpipe_tui.quick_exit import note_full_screen_app, run_without_waiting
+
+        if not kwargs.get("headless"):
+            note_full_screen_app()
+
+        return run_without_waiting(
+            lambda loop: super(YunpipeApp, self).run(*args, loop=loop, **kwargs)
+        )
 
     def _subtitle(self) -> str:
         region = self.aws.region or "default region"
@@ -253,8 +289,22 @@ class YunpipeApp(App[int]):
         line = describe_error(worker.error)
         what = worker.name or worker.group or "background task"
         self.failures.append(f"{what}: {line}")
-        self.notify(line, title=f"{what} failed", severity="error", timeout=12)
+        title = WORKER_TITLES.get(worker.group or "", "A background task")
+        self.notify(line, title=f"{title} failed", severity="error", timeout=12)
         return line
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: Any = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Notifications carry paths, names, patterns and AWS errors, never markup: each is
+        shown as written (screens' `notify` passes markup=True by default, so it is ignored)."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     @on(Worker.StateChanged)
     def _app_worker_changed(self, event: Worker.StateChanged) -> None:

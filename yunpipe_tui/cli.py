@@ -116,7 +116,9 @@ def main(argv: list[str] | None = None, prog_name: str = "yunpipe") -> None:
             raise
         click.echo(f"error: {describe_unexpected(exc)}", err=True)
         sys.exit(EXIT_FAILED)
-    sys.exit(result if isinstance(result, int) else 0)
+    from yunpipe_tui.quick_exit import exit_process
+
+    exit_process(result if isinstance(result, int) else 0)
 
 
 def _alias(command: str) -> None:

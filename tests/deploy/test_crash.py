@@ -127,7 +127,8 @@ def test_killed_deploy_is_torn_down_and_redeploy_converges(
     child = _child(path, point)
     assert child.returncode == -signal.SIGKILL, child.stdout + child.stderr
     record = journal.load("demo")
-    assert record is not None and record.status == journal.DEPLOYING
+    assert record is not None and record.recorded_status == journal.DEPLOYING
+    assert record.status == journal.INTERRUPTED  # its writer is gone (issue 11, item 7)
     intents = [k for k, v in record.resources.items() if v["status"] == journal.INTENT]
     assert intents  # the resource being created when the process died is in the journal
     if point != "intent:1":

@@ -40,9 +40,10 @@ def run_deploy(
     from yunpipe_tui import deploy as engine
     from yunpipe_tui.catalog import default_catalog
     from yunpipe_tui.deploy import teardown as td
-    from yunpipe_tui.deploy.plan import format_tree
+    from yunpipe_tui.deploy.plan import algorithms_for, format_tree
     from yunpipe_tui.deploy.prepare import prepare
     from yunpipe_tui.deploy.progress import renderer
+    from yunpipe_tui.sandbox_hints import sandbox_warnings
 
     console = console or Console(highlight=False)
 
@@ -55,8 +56,11 @@ def run_deploy(
             "rerun with --yes (or look first with --dry-run)",
             file=path,
         )
-    prepared = prepare(path, options.aws(), default_catalog())
+    catalog = default_catalog()
+    prepared = prepare(path, options.aws(), catalog)
     plan, ctx, workflow = prepared.plan, prepared.ctx, prepared.workflow
+    for line in sandbox_warnings(algorithms_for(workflow, catalog).values()):
+        say(f"warning: {line}")
     say(format_tree(plan, prepared.actions))
     counts = prepared.counts
     say(f"{counts['create']} to create, {counts['update']} to update, {counts['keep']} to keep")

@@ -71,6 +71,9 @@ def command(
         if failed:
             return EXIT_USAGE
     engine = False if no_build else engine_available()
+    from yunpipe_tui.sandbox_hints import sandbox_warnings
+
+    warnings = sandbox_warnings(algorithms)
     for algorithm in algorithms:
         if show and not describe:
             click.echo(json.dumps(algorithm.to_json(), indent=4))
@@ -93,4 +96,6 @@ def command(
                 f"no wrapped image recorded: on AWS, tasks would run {algorithm.run_image}, which "
                 "has no yunpipe runner; wrap again with -u USER to build and push one"
             )
+    for line in warnings:
+        click.echo(f"warning: {line}", err=True)
     return EXIT_OK

@@ -37,6 +37,11 @@ class AccountFacts:
         )
 
 
+# kind -> what a person calls it; filled by the registry (`deploy.kinds`), which sits above this
+# module, so the model never imports the kinds.
+KIND_LABELS: dict[str, str] = {}
+
+
 @dataclass(frozen=True)
 class Resource:
     key: str
@@ -50,8 +55,6 @@ class Resource:
 
     @property
     def label(self) -> str:
-        from yunpipe_tui.deploy.kinds import KIND_LABELS  # the registry imports this module
-
         return f"{KIND_LABELS.get(self.kind, self.kind)} {self.name}"
 
 

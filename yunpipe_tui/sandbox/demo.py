@@ -85,10 +85,12 @@ class DemoEnvironment:
 
 
 @contextlib.contextmanager
-def demo_environment(timings: Timings | None = None) -> Iterator[DemoEnvironment]:
+def demo_environment(
+    timings: Timings | None = None, *, then_exit: bool = False
+) -> Iterator[DemoEnvironment]:
     """A running sandbox, this process pointed at it (endpoint, dummy credentials, a private
     YUNPIPE_HOME) before any boto3 session exists, and the demo algorithms in its catalog.
-    Everything is undone on exit."""
+    Everything is undone on exit; `then_exit` (the process ends next) waits for no thread."""
     sandbox = Sandbox(timings=timings or Timings.demo())
     saved = {k: os.environ.get(k) for k in (*_UNSET, "YUNPIPE_HOME", "AWS_ENDPOINT_URL")}
     try:
@@ -107,7 +109,7 @@ def demo_environment(timings: Timings | None = None) -> Iterator[DemoEnvironment
         seed(catalog)
         yield DemoEnvironment(sandbox, sandbox.aws_context(), catalog, home)
     finally:
-        sandbox.stop()
+        sandbox.stop(wait=not then_exit)
         for name, before in saved.items():
             if before is None:
                 os.environ.pop(name, None)
@@ -277,7 +279,7 @@ def run_wizard(timings: Timings | None = None) -> int:
     """The wizard on the sandbox (its Home shows LOCAL SANDBOX)."""
     from yunpipe_tui.app import make_app
 
-    with demo_environment(timings) as env:
+    with demo_environment(timings, then_exit=True) as env:
         # The demo workflow as a file, so Workflow and Deploy start from it.
         path = env.home / "demo-workflow.json"
         demo_workflow().save(path)

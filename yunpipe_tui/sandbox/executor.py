@@ -33,6 +33,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from yunpipe_tui.sandbox.agent import Agent
 from yunpipe_tui.sandbox.constants import ACCOUNT_ID, DUMMY_CREDENTIALS, python_bin_dir
+from yunpipe_tui.sandbox_hints import failure_hint
 
 if TYPE_CHECKING:
     from yunpipe_tui.sandbox.server import Sandbox
@@ -105,6 +106,7 @@ class Executor:
         self._seen: set[str] = set()
         self._taskdefs: dict[str, dict[str, Any]] = {}
         self._runner: Path | None = None
+        self.closed = False  # set by close(): no process starts after the sandbox stopped
 
     @property
     def ecs(self) -> Any:
@@ -223,6 +225,9 @@ class Executor:
                     parents=True, exist_ok=True
                 )
         env = process_environment(task_env, folder)
+        hint = failure_hint(task_env.get("YUNPIPE_RUN_COMMAND", ""))
+        if hint:
+            env["YUNPIPE_FAILURE_HINT"] = hint
         log_config: dict[str, Any] = next(
             (
                 c.get("logConfiguration", {})
@@ -243,6 +248,8 @@ class Executor:
             on_agent_instance=task.get("containerInstanceArn", "") in known_instances,
         )
         self.tasks[arn] = local
+        if self.closed:
+            return
         try:
             log = open(folder / "runner.log", "wb")  # noqa: SIM115 - closed when reaped
             local.log = log
@@ -258,6 +265,9 @@ class Executor:
         except (OSError, FileNotFoundError) as exc:
             LOG.error("task %s could not start: %s", arn, exc)
             local.stop_reason = f"CannotStartContainerError: {exc}"
+            return
+        if self.closed:  # stopped while this process started: it must not outlive the sandbox
+            _kill(local.process)
             return
         self._set_container(cluster, arn, status="RUNNING")
         self.sandbox.activity.add("tasks_started")
@@ -354,6 +364,11 @@ class Executor:
                 task.log.close()
         self.tasks.clear()
 
+    def close(self) -> None:
+        """Stop every task process and start no new one (a tick may still be finishing)."""
+        self.closed = True
+        self.stop_all()
+
     def reset(self) -> None:
         self.stop_all()
         self.finished.clear()
@@ -398,7 +413,8 @@ class LocalLoop:
                 try:
                     self.tick()
                 except Exception as exc:
-                    LOG.warning("agent tick failed: %s", exc, exc_info=True)
+                    if not self._stop.is_set():  # after stop, calls to the gone server fail
+                        LOG.warning("agent tick failed: %s", exc, exc_info=True)
 
     def tick(self) -> None:
         self.agent.tick()
@@ -407,12 +423,14 @@ class LocalLoop:
     def busy(self) -> bool:
         return self.executor.busy()
 
-    def stop(self) -> None:
+    def stop(self, *, wait: bool = True) -> None:
+        """Kill the task processes; no new one starts. `wait=False` does not wait for a tick
+        in flight (its thread is a daemon): for a process about to exit."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=10 if wait else 0)
             self._thread = None
-        self.executor.stop_all()
+        self.executor.close()
 
     def reset(self) -> None:
         with self._lock:

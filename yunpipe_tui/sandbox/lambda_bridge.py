@@ -156,15 +156,16 @@ class LambdaBridge:
         )
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, *, wait: bool = True) -> None:
+        """`wait=False` waits for no thread (all are daemons): for a process about to exit."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=5 if wait else 0)
             self._thread = None
         if self._pool is not None:
             # A dispatcher may be sleeping in its backoff; it is not waited for long (daemon
             # threads), so Ctrl-C on `yunpipe sandbox` returns at once.
-            self._pool.shutdown(timeout=3.0)
+            self._pool.shutdown(timeout=3.0 if wait else 0.0)
             self._pool = None
 
     def reset(self) -> None:

@@ -246,20 +246,23 @@ class Sandbox:
         LOG.info("sandbox listening on %s (workdir %s)", self.endpoint, self.workdir)
         return self
 
-    def stop(self) -> None:
+    def stop(self, *, wait: bool = True) -> None:
+        """Stop everything and restore the environment. `wait=False` is for a process about to
+        exit (quitting the demo wizard): task processes are killed and files removed, but no
+        thread is waited for and the server's daemon thread is left to end with the process."""
         from yunpipe_tui.sandbox import patches
 
         if self._loop is not None:
-            self._loop.stop()
+            self._loop.stop(wait=wait)
             self._loop = None
         if self._bridge is not None:
-            self._bridge.stop()
-        if self._server is not None:
+            self._bridge.stop(wait=wait)
+        if self._server is not None and wait:
             try:
                 self._server.stop()
             except Exception:  # pragma: no cover - werkzeug shutdown races
                 LOG.debug("server stop failed", exc_info=True)
-            self._server = None
+        self._server = None
         self._bridge = None
         if self._patched:
             patches.uninstall()
@@ -296,6 +299,7 @@ class Sandbox:
             **DUMMY_CREDENTIALS,
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
+            "YUNPIPE_SANDBOX": "1",  # yunpipe_tui.sandbox_hints.on_sandbox
         }
 
     def export_lines(self) -> list[str]:

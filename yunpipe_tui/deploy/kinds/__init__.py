@@ -35,6 +35,7 @@ from yunpipe_tui.deploy.kinds import (
     task_role,
 )
 from yunpipe_tui.deploy.kinds.base import Kind
+from yunpipe_tui.deploy.model import KIND_LABELS
 
 REGISTRY: tuple[Kind, ...] = (
     bucket.Bucket(),
@@ -58,7 +59,7 @@ BY_NAME: dict[str, Kind] = {k.name: k for k in REGISTRY}
 PLANNED: tuple[Kind, ...] = tuple(k for k in REGISTRY if k.in_plan)
 # Resource kinds a plan holds, in the order teardown deletes them backwards.
 KINDS: tuple[str, ...] = tuple(k.name for k in PLANNED)
-KIND_LABELS: dict[str, str] = {k.name: k.label for k in PLANNED}
+KIND_LABELS.update({k.name: k.label for k in PLANNED})
 
 
 def get(name: str) -> Kind | None:

@@ -14,7 +14,14 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-SCRIPTS = ["startup", "deploy_parallel", "monitor_poll", "dispatcher_calls", "sandbox_throughput"]
+SCRIPTS = [
+    "startup",
+    "deploy_parallel",
+    "monitor_poll",
+    "ledger_poll",
+    "dispatcher_calls",
+    "sandbox_throughput",
+]
 
 
 def machine() -> str:

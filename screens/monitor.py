@@ -1,9 +1,14 @@
-"""The Monitor screen: a pipeline's queues (with their history), instances and recent tasks.
+"""The Monitor screen: a pipeline's queues (with their history), instances and recent tasks,
+and a Files view: every input file from the pipeline's ledger, failed first, with a detail pane
+holding the file's story and its log lines.
 
 Dolphie's refresh loop: a thread worker polls (`Monitor.poll()`, never touching widgets) and
 posts the Snapshot; the handler redraws on the main thread and only then schedules the next poll
 with `set_timer`, so polls never overlap. Paused → no polls; a modal on top → polls go on but
 the redraw waits until the screen is back. Tables are updated by diff keyed by resource id.
+The Files table has its own cadence (every FILES_EVERY polls, and when the view opens) through
+`Monitor.recent_files` (the ledger's by-state index); the selected file's log is tailed while it
+runs.
 """
 
 from __future__ import annotations
@@ -16,10 +21,10 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, Label, Sparkline, Static
+from textual.widgets import ContentSwitcher, DataTable, Footer, Header, Label, Sparkline, Static
 from textual.worker import Worker
 
 from yunpipe_tui.monitor import (
@@ -32,12 +37,15 @@ from yunpipe_tui.monitor import (
 )
 from yunpipe_tui.monitor_render import rich_cell
 from yunpipe_tui.monitor_rows import (
+    FILE_COLUMNS,
     INSTANCE_COLUMNS,
     QUEUE_COLUMNS,
     TASK_COLUMNS,
     Column,
     Rows,
     error_lines,
+    file_rows,
+    files_summary,
     instance_rows,
     queue_rows,
     task_rows,
@@ -47,9 +55,14 @@ from yunpipe_tui.screens.monitor_widgets import PathModal, ScreenActions, cursor
 
 if TYPE_CHECKING:
     from yunpipe_tui.aws import AwsContext
+    from yunpipe_tui.file_logs import LogLine, LogTail
+    from yunpipe_tui.ledger import FileRecord
 
 INTERVALS = (1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0)
 SPARK_WIDTH = 16  # the queue table's history column; the full history is the Sparkline below
+FILES_EVERY = 3  # the Files table is read every third poll (and when its view opens)
+LOG_LINES = 500  # log lines kept in the detail pane
+VIEWS = ("pipeline-view", "files-view")
 
 MonitorFactory = Callable[["AwsContext", PipelineTarget], Monitor]
 
@@ -74,6 +87,18 @@ class ActionDone(Message):
     text: str
 
 
+@dataclass
+class FilesLoaded(Message):
+    files: list[FileRecord]
+
+
+@dataclass
+class FileLogLoaded(Message):
+    file_id: str
+    tail: LogTail | None
+    lines: list[LogLine]
+
+
 def table_cells(columns: tuple[Column, ...], rows: Rows) -> dict[str, tuple[str | Text, ...]]:
     """monitor_rows' rows as DataTable cells (the queue's error shows in the error line)."""
     return {
@@ -95,6 +120,10 @@ class MonitorScreen(YunpipeScreen):
         ("Monitor: upload a file", "Upload a local file to the input bucket", "upload"),
         ("Monitor: redrive dead letters", "Move the selected step's DLQ back", "redrive"),
         ("Monitor: terminate instance", "Terminate the selected instance", "terminate"),
+        ("Monitor: files", "Show every input file (or the pipeline again)", "toggle_files"),
+        ("Monitor: redrive this file", "Queue the selected file again", "redrive_file"),
+        ("Monitor: redrive all failed", "Every step's dead letters back", "redrive_failed"),
+        ("Monitor: download the result", "Save the file's result here", "download"),
     ]
     HELP = (
         "Per step: the work queue (visible, in flight, delayed, oldest message, dead letters) "
@@ -103,13 +132,30 @@ class MonitorScreen(YunpipeScreen):
         "poll starts when the last one finished. Select a queue row and press d to move its "
         "dead letters back; select an instance and press t to terminate it; u uploads a file "
         "to the input bucket. The oldest message's age is not available within the call "
-        "budget and shows as —."
+        "budget and shows as —. f switches to the Files view: every input file from the "
+        "pipeline's ledger, failed first with their reason; the detail pane tells the selected "
+        "file's story and shows its log lines (tailing while it runs). There R queues the file "
+        "again, A redrives every failed file, g downloads its result into the current folder, "
+        "l shows its log. Costs are estimates (on-demand price × instance-seconds)."
     )
     BINDINGS: ClassVar[list[Any]] = [
         Binding("r", "refresh_now", "Refresh", id="monitor.refresh"),
+        Binding("f", "toggle_files", "Files/queues", id="monitor.files"),
+        Binding("R", "redrive_file", "Retry", id="monitor.redrive_file"),
+        Binding("A", "redrive_failed", "Retry failed", id="monitor.redrive_failed"),
+        Binding("g", "download", "Download", id="monitor.download"),
+        Binding("l", "open_log", "Log", id="monitor.log"),
         Binding("space", "toggle_pause", "Pause", id="monitor.pause"),
-        Binding("plus,equals_sign", "slower", "+interval", id="monitor.slower", key_display="+"),
-        Binding("minus", "faster", "-interval", id="monitor.faster", key_display="-"),
+        # +/- stay out of the footer (in the help), so each view's own keys fit at 100 columns.
+        Binding(
+            "plus,equals_sign",
+            "slower",
+            "+interval",
+            id="monitor.slower",
+            key_display="+",
+            show=False,
+        ),
+        Binding("minus", "faster", "-interval", id="monitor.faster", key_display="-", show=False),
         Binding("u", "upload", "Upload", id="monitor.upload"),
         Binding("d", "redrive", "Redrive DLQ", id="monitor.redrive"),
         Binding("t", "terminate", "Terminate", id="monitor.terminate"),
@@ -122,8 +168,16 @@ class MonitorScreen(YunpipeScreen):
         interval: float | None = None,
         target: PipelineTarget | None = None,
         monitor_factory: MonitorFactory | None = None,
+        view: str | None = None,
     ) -> None:
         super().__init__()
+        self.view = view  # "files" opens on the Files view (the demo's); default the pipeline
+        self.files: list[FileRecord] = []
+        self.files_at_poll = -FILES_EVERY  # the poll after which the files were last asked
+        self.loading_files = False
+        self.detail_file: str | None = None  # file id shown in the detail pane
+        self.log_tail: LogTail | None = None
+        self.log_lines: list[str] = []
         self.pipeline = pipeline
         self.interval = interval
         self.target = target
@@ -148,15 +202,26 @@ class MonitorScreen(YunpipeScreen):
         with Vertical(id="monitor"):
             yield Static("Finding the pipeline…", id="monitor-status", markup=False)
             yield Static("", id="monitor-errors", markup=False)
-            yield Label("Queues", classes="monitor-heading")
-            yield DataTable(id="queues", cursor_type="row", zebra_stripes=True)
-            with Horizontal(id="history-row"):
-                yield Label("", id="history-label")
-                yield Sparkline([], id="history", summary_function=max)
-            yield Label("Instances", classes="monitor-heading")
-            yield DataTable(id="instances", cursor_type="row", zebra_stripes=True)
-            yield Label("Recent tasks", classes="monitor-heading")
-            yield DataTable(id="tasks", cursor_type="row", zebra_stripes=True)
+            with ContentSwitcher(initial="pipeline-view", id="views"):
+                with Vertical(id="pipeline-view"):
+                    yield Label("Queues", classes="monitor-heading")
+                    yield DataTable(id="queues", cursor_type="row", zebra_stripes=True)
+                    with Horizontal(id="history-row"):
+                        yield Label("", id="history-label")
+                        yield Sparkline([], id="history", summary_function=max)
+                    yield Label("Instances", classes="monitor-heading")
+                    yield DataTable(id="instances", cursor_type="row", zebra_stripes=True)
+                    yield Label("Recent tasks", classes="monitor-heading")
+                    yield DataTable(id="tasks", cursor_type="row", zebra_stripes=True)
+                with Vertical(id="files-view"):
+                    yield Label("Files", id="files-heading", classes="monitor-heading")
+                    yield DataTable(id="files", cursor_type="row", zebra_stripes=True)
+                    with VerticalScroll(id="file-detail-box"):
+                        yield Static(
+                            "Select a file to see its story and its log.",
+                            id="file-detail",
+                            markup=False,
+                        )
         yield Footer()
 
     def on_mount(self) -> None:
@@ -165,12 +230,16 @@ class MonitorScreen(YunpipeScreen):
             ("#queues", QUEUE_COLUMNS),
             ("#instances", INSTANCE_COLUMNS),
             ("#tasks", TASK_COLUMNS),
+            ("#files", FILE_COLUMNS),
         ):
             table = self.query_one(table_id, DataTable)
             for column in columns:
                 table.add_column(column.title, key=column.key)
         if self.interval is None:
             self.interval = float(getattr(self.app, "monitor_interval", None) or 5.0)
+        if (self.view or getattr(self.app, "monitor_view", None)) == "files":
+            self.query_one("#views", ContentSwitcher).current = "files-view"
+            self.refresh_bindings()
         self.query_one("#monitor-errors").display = False
         if self.target is not None:
             self._start(self.target)
@@ -245,6 +314,8 @@ class MonitorScreen(YunpipeScreen):
         asked, self.asked = self.asked, False  # `r` while paused: show what was fetched
         if (asked or not self.paused) and self.app.screen is self:
             self.redraw()
+        if snap.files is not None and self.polls - self.files_at_poll >= FILES_EVERY:
+            self._load_files_now()
         self._schedule()
 
     def worker_failure(self, worker: Worker[Any], line: str) -> None:
@@ -257,6 +328,10 @@ class MonitorScreen(YunpipeScreen):
             self._schedule()
         elif worker.group == "monitor-resolve":
             self._status(f"✗ {line}")
+        elif worker.group in ("monitor-files", "monitor-file-log"):
+            self.loading_files = False
+            self.error_line = line
+            self._show_errors()
 
     def _schedule(self) -> None:
         if self._closed or self.paused:
@@ -288,12 +363,13 @@ class MonitorScreen(YunpipeScreen):
             for table_id, columns, rows in (
                 ("#queues", QUEUE_COLUMNS, queue_rows(snap, self.history, spark_width=SPARK_WIDTH)),
                 ("#instances", INSTANCE_COLUMNS, instance_rows(snap)),
-                ("#tasks", TASK_COLUMNS, task_rows(snap)),
+                ("#tasks", TASK_COLUMNS, task_rows(snap, self.files)),
             ):
                 sync_rows(self.query_one(table_id, DataTable), table_cells(columns, rows))
             self._update_history()
             self._show_errors()
             self._status_line()
+            self._files_heading()
 
     def _show_errors(self) -> None:
         lines = []
@@ -345,6 +421,198 @@ class MonitorScreen(YunpipeScreen):
                 f"{s.elapsed_s * 1000:.0f} ms"
             )
         self._status(" · ".join(parts))
+
+    # --- the Files view ---------------------------------------------------------------------
+    PIPELINE_ACTIONS: ClassVar[frozenset[str]] = frozenset({"redrive", "terminate"})
+    FILE_ACTIONS: ClassVar[frozenset[str]] = frozenset(
+        {"redrive_file", "redrive_failed", "download", "open_log"}
+    )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Each view's own keys only (the footer stays short enough to read)."""
+        try:
+            files = self.files_shown
+        except Exception:  # not composed yet
+            return True
+        if action in self.PIPELINE_ACTIONS:
+            return not files
+        if action in self.FILE_ACTIONS:
+            return files
+        return True
+
+    @property
+    def files_shown(self) -> bool:
+        return self.query_one("#views", ContentSwitcher).current == "files-view"
+
+    def _load_files_now(self) -> None:
+        monitor = self.monitor
+        if monitor is None or self.loading_files or not hasattr(monitor, "recent_files"):
+            return
+        self.loading_files = True
+        self.files_at_poll = self.polls
+        self._fetch_files(monitor)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="monitor-files")
+    def _fetch_files(self, monitor: Monitor) -> None:
+        self.post_message(FilesLoaded(monitor.recent_files()))
+
+    @on(FilesLoaded)
+    def _files_loaded(self, message: FilesLoaded) -> None:
+        self.loading_files = False
+        self.files = message.files
+        steps = [s.step for s in self.target.steps] if self.target else []
+        with self.app.batch_update():
+            rows = file_rows(self.files, steps)
+            sync_rows(self.query_one("#files", DataTable), table_cells(FILE_COLUMNS, rows))
+            if self.snapshot is not None and self.snapshot is self.shown:
+                tasks = task_rows(self.snapshot, self.files)
+                sync_rows(self.query_one("#tasks", DataTable), table_cells(TASK_COLUMNS, tasks))
+            self._files_heading()
+            self._show_detail()
+        record = self.selected_file()
+        if record is not None and (record.state in ("running", "queued") or not self.log_lines):
+            self._tail_log(record)  # tailing while it runs
+
+    def _files_heading(self) -> None:
+        text = "Files"
+        if self.snapshot is not None:
+            text += f" · {files_summary(self.snapshot)}"
+        if self.files:
+            text += " · failed first · est. costs"
+        self.query_one("#files-heading", Label).update(text)
+
+    def selected_file(self) -> FileRecord | None:
+        file_id = cursor_key(self.query_one("#files", DataTable))
+        return next((r for r in self.files if r.file_id == file_id), None)
+
+    @on(DataTable.RowHighlighted, "#files")
+    def _file_highlighted(self) -> None:
+        record = self.selected_file()
+        if record is None or record.file_id == self.detail_file:
+            return
+        self.detail_file = record.file_id
+        self.log_tail = None
+        self.log_lines = []
+        self._show_detail()
+        self._tail_log(record)
+
+    def _tail_log(self, record: FileRecord) -> None:
+        monitor = self.monitor
+        if monitor is None or not hasattr(monitor, "file_log"):
+            return
+        self._fetch_log(monitor, record, self.log_tail)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="monitor-file-log")
+    def _fetch_log(self, monitor: Monitor, record: FileRecord, tail: LogTail | None) -> None:
+        tail, lines = monitor.file_log(record, tail)
+        self.post_message(FileLogLoaded(record.file_id, tail, lines))
+
+    @on(FileLogLoaded)
+    def _log_loaded(self, message: FileLogLoaded) -> None:
+        if message.file_id != self.detail_file:
+            return  # the selection moved on
+        self.log_tail = message.tail
+        self.log_lines = [*self.log_lines, *(line.text() for line in message.lines)][-LOG_LINES:]
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        from yunpipe_tui.ledger import story_lines
+
+        record = next((r for r in self.files if r.file_id == self.detail_file), None)
+        if record is None:
+            record = self.selected_file()
+            if record is None:
+                return
+            self.detail_file = record.file_id
+        lines = story_lines(record)
+        lines.append("")
+        if self.log_lines:
+            running = record.state in ("running", "queued")
+            lines.append("log" + (" (tailing while it runs)" if running else "") + ":")
+            lines.extend(f"  {line}" for line in self.log_lines)
+        elif self.log_tail is None and not any(s.log_stream for s in record.steps):
+            lines.append("log: none yet (the file has not started)")
+        else:
+            lines.append("log: no lines yet")
+        self.query_one("#file-detail", Static).update("\n".join(lines))
+
+    def action_toggle_files(self) -> None:
+        switcher = self.query_one("#views", ContentSwitcher)
+        switcher.current = "pipeline-view" if self.files_shown else "files-view"
+        self.refresh_bindings()
+        if self.files_shown:
+            self.query_one("#files", DataTable).focus()
+            self._load_files_now()
+        else:
+            self.query_one("#queues", DataTable).focus()
+
+    def action_open_log(self) -> None:
+        if not self.files_shown:
+            self.action_toggle_files()
+        record = self.selected_file()
+        if record is None:
+            self.notify("Select a file first.", severity="warning")
+            return
+        self.query_one("#file-detail-box", VerticalScroll).focus()
+        self._tail_log(record)
+
+    def action_redrive_file(self) -> None:
+        record = self.selected_file() if self.files_shown else None
+        if record is None:
+            self.notify("Select a file in the Files view (f) first.", severity="warning")
+            return
+        if record.state != "failed":
+            self.notify(f"{record.key} is {record.state}, not failed.", severity="information")
+            return
+        from yunpipe_tui.screens.widgets import ConfirmModal
+
+        def decided(ok: bool | None) -> None:
+            if ok:
+                self._run_action("redrive_file", record.file_id)
+
+        self.app.push_screen(
+            ConfirmModal(
+                f"Queue {record.key} again?",
+                f"Step {record.current.step} runs it again; its failure so far: "
+                f"{(record.error or 'failed').splitlines()[0]}",
+                confirm="Redrive",
+            ),
+            decided,
+        )
+
+    def action_redrive_failed(self) -> None:
+        if self.monitor is None:
+            return
+        failed = sum(1 for r in self.files if r.state == "failed")
+        dead = sum(q.dead_letter or 0 for q in self.snapshot.queues) if self.snapshot else 0
+        if not dead:
+            self.notify("No dead letters to redrive.", severity="information")
+            return
+        from yunpipe_tui.screens.widgets import ConfirmModal
+
+        def decided(ok: bool | None) -> None:
+            if ok:
+                self._run_action("redrive_failed", "")
+
+        self.app.push_screen(
+            ConfirmModal(
+                "Redrive every failed file?",
+                f"Move {dead} dead-letter message(s) of every step back to their queues "
+                f"({failed} failed file(s) listed); each step runs them again.",
+                confirm="Redrive all",
+            ),
+            decided,
+        )
+
+    def action_download(self) -> None:
+        record = self.selected_file() if self.files_shown else None
+        if record is None:
+            self.notify("Select a file in the Files view (f) first.", severity="warning")
+            return
+        if not record.result:
+            self.notify(f"{record.key} has no result yet ({record.state}).", severity="warning")
+            return
+        self._run_action("download", record.file_id)
 
     # --- keys -------------------------------------------------------------------------------
     def action_refresh_now(self) -> None:
@@ -457,17 +725,35 @@ class MonitorScreen(YunpipeScreen):
     def _run_action(self, action: str, argument: str) -> None:
         monitor = self.monitor
         assert monitor is not None
+        record = next((r for r in self.files if r.file_id == argument), None)
+        if action in ("redrive_file", "download") and record is None:
+            from yunpipe_tui.errors import YunpipeError
+
+            raise YunpipeError("that file is no longer listed; select it again")
         if action == "upload":
             text = f"Uploaded to {monitor.upload(argument)}"
+        elif action == "redrive_file":
+            assert record is not None
+            text = monitor.redrive_file(record)
+        elif action == "redrive_failed":
+            text = f"Moved {monitor.redrive_failed()} failed message(s) back to their queues"
+        elif action == "download":
+            import os
+
+            assert record is not None
+            text = f"Saved {record.key}'s result to {monitor.download(record, os.getcwd())}"
         elif action == "redrive":
             moved = monitor.redrive(argument)
             text = f"Moved {moved} message(s) back to step {argument}'s queue"
-        else:
+        elif action == "terminate":
             monitor.terminate(argument)
             text = f"Terminating {argument}"
+        else:
+            raise ValueError(f"unknown monitor action {action!r}")
         self.post_message(ActionDone(text))
 
     @on(ActionDone)
     def _action_done(self, message: ActionDone) -> None:
         self.notify(message.text, title="Monitor")
+        self.files_at_poll = -FILES_EVERY  # the files change too: read them after this poll
         self.action_refresh_now()

@@ -117,6 +117,7 @@ class YunpipeApp(App[int]):
         self.initial = initial
         self.workflow_path = workflow_path
         self.sample_file = ""  # a local file the upload dialog offers (the demo sets it)
+        self.monitor_view = ""  # "files": the Monitor opens on its Files view (the demo sets it)
         self.pipeline = pipeline
         self.monitor_interval = monitor_interval  # seconds between polls (the monitor reads it)
         self.identity: Identity | None = None

@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "deploy": ("deploy", "Create or update a pipeline from a workflow file."),
     "status": ("status", "List deployed pipelines and their resources."),
     "monitor": ("monitor", "Watch queues, instances and tasks of a pipeline."),
+    "files": ("files", "Follow every input file: state, result, why it failed."),
+    "logs": ("logs", "Print the algorithm's own output, per file or per step."),
     "teardown": ("teardown", "Remove a pipeline's resources (buckets and data stay)."),
     "sandbox": ("sandbox", "Run an embedded AWS endpoint for experiments and tests."),
     "serve": ("serve", "Serve the wizard to a web browser."),

@@ -4,13 +4,17 @@ No Textual here: the Monitor screen, `yunpipe monitor --plain` and `--once --jso
 `Monitor.poll()` and show the immutable `Snapshot` it returns through the same rows
 (monitor_rows.py).
 
-API-call budget per poll (steady state): at most 2 × steps + 4 —
+API-call budget per poll (steady state): at most 2 × steps + 5 —
   - `sqs:GetQueueAttributes` for each step's work queue and dead-letter queue (2 × steps);
   - ONE `ec2:DescribeInstances` filtered by the `yunpipe:pipeline` tag;
   - ONE `ecs:ListTasks` on the pipeline's cluster (desired status RUNNING);
   - ONE `ecs:DescribeTasks` for those tasks plus the tasks seen running in earlier polls that have
     since left the list (that is how their stop reasons are shown; skipped when there are none);
-  - ONE `cloudwatch:DescribeAlarms` with the pipeline's alarm-name prefix.
+  - ONE `cloudwatch:DescribeAlarms` with the pipeline's alarm-name prefix;
+  - ONE `dynamodb:Query` of the file ledger's `#counts` partition (files per step and state,
+    whatever the number of files; a pipeline deployed before the ledger has none: no call fails).
+The Files view's list of files (`Monitor.recent_files`) is read on its own, slower cadence through
+the ledger's by-state index, never as a full scan and never as part of a poll.
 Lookups whose answer never changes are cached on the `Monitor` across polls and cost calls only
 the first time: `sqs:GetQueueUrl` when the journal did not record a URL,
 `ecs:DescribeContainerInstances` for container instances not seen before (to map a task to the
@@ -46,6 +50,8 @@ from yunpipe_tui.monitor_rows import format_duration as format_duration  # calle
 
 if TYPE_CHECKING:
     from yunpipe_tui.aws import AwsContext
+    from yunpipe_tui.file_logs import LogLine, LogTail
+    from yunpipe_tui.ledger import FileRecord
 
 ACTIVE_TASK_STATES = frozenset(
     {"PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING", "STOPPING"}
@@ -54,6 +60,7 @@ INSTANCE_STATES = ["pending", "running", "shutting-down", "stopping", "stopped"]
 RECENT_TASKS = 20  # tasks shown per snapshot
 REMEMBERED_TASKS = 60  # tasks seen running, re-described after they stop (≤ 100 per call)
 HISTORY_SIZE = 60  # points per sparkline
+FILES_PER_STATE = 200  # files the Files view lists per state (failed first)
 
 
 # --------------------------------------------------------------------------- what is watched
@@ -207,10 +214,18 @@ class Snapshot:
     region: str | None = None
     input_bucket: str | None = None
     output_bucket: str | None = None
+    # step → {state: files}, from the ledger's counters; None when the pipeline has no ledger.
+    files: Mapping[str, Mapping[str, int]] | None = None
+    calls_failed: bool = False  # every AWS call of the poll failed (nothing was read)
 
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    @property
+    def poll_failed(self) -> bool:
+        """Some part could not be read (`monitor --once --json` exits non-zero)."""
+        return bool(self.errors) or self.calls_failed
 
     def failed(self, part: str) -> bool:
         return any(e.part == part for e in self.errors)
@@ -278,6 +293,7 @@ class Monitor:
         self._seen_tasks: deque[str] = deque(maxlen=REMEMBERED_TASKS)
         self._seeded = False  # recently stopped tasks listed once, on the first poll
         self._family_step = {s.task_family: s.step for s in target.steps}
+        self._has_ledger = True
         workers = max_workers or min(48, 2 * len(target.steps) + 4)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="yunpipe-monitor")
         self._lock = threading.Lock()
@@ -320,6 +336,8 @@ class Monitor:
         instances_f = self._pool.submit(self._describe_instances, ec2)
         tasks_f = self._pool.submit(self._tasks, ecs)
         alarms_f = self._pool.submit(self._describe_alarms, cw)
+        asked_ledger = self._has_ledger
+        files_f = self._pool.submit(self._file_counts)
 
         errors: list[PartError] = []
         queues: list[QueueStats] = []
@@ -384,7 +402,13 @@ class Monitor:
                 )
             far_past = datetime.min.replace(tzinfo=UTC)
             instances.sort(key=lambda i: (i.step, i.launch_time or far_past))
-
+        files: dict[str, dict[str, int]] | None = None
+        try:
+            files = files_f.result()
+        except Exception as exc:
+            errors.append(PartError("files", _aws_message(exc)))
+        # Parts asked: two queues per step, instances, tasks, alarms (and the ledger's counts).
+        parts = 2 * len(self.target.steps) + 3 + (1 if asked_ledger else 0)
         return Snapshot(
             pipeline=self.target.pipeline,
             taken_at=self._clock(),
@@ -397,9 +421,26 @@ class Monitor:
             region=self.aws.region_name,
             input_bucket=self.target.input_bucket,
             output_bucket=self.target.output_bucket,
+            files=files,
+            calls_failed=len(errors) >= parts,
         )
 
     # -- sub-calls (each runs on the pool)
+    def _file_counts(self) -> dict[str, dict[str, int]] | None:
+        """Files per step and state: ONE Query of the ledger's counters (None: no ledger)."""
+        from yunpipe_tui import ledger
+
+        if not self._has_ledger:
+            return None
+        try:
+            found = ledger.counts(self.aws, self.target.pipeline)
+        except ledger.NoLedger:
+            self._has_ledger = False  # deployed before the ledger: not asked again
+            return None
+        return {
+            s.step: found.get(s.step, dict.fromkeys(ledger.STATES, 0)) for s in self.target.steps
+        }
+
     def _queue_url(self, sqs: Any, name: str) -> str:
         url = self._urls.get(name)
         if url is None:
@@ -597,6 +638,88 @@ class Monitor:
         except Exception as exc:
             raise AwsError(f"redrive of {s.dlq_name}: {_aws_message(exc)}") from None
         return moved
+
+    # -- files (the ledger), read on the Files view's own cadence, never inside a poll
+    def recent_files(self, per_state: int = FILES_PER_STATE) -> list[FileRecord]:
+        """Failed files first, then running, queued and done (newest first within each), at
+        most `per_state` of each: the ledger's by-state index, whatever the number of files."""
+        from yunpipe_tui import ledger
+
+        steps = [s.step for s in self.target.steps]
+        out: list[FileRecord] = []
+        seen: set[str] = set()
+        for state in ("failed", "running", "queued", "done"):
+            for record in ledger.files(
+                self.aws, self.pipeline, state=state, limit=per_state, steps=steps
+            ):
+                if record.file_id not in seen:
+                    seen.add(record.file_id)
+                    out.append(record)
+        return out
+
+    def file_log(
+        self, record: FileRecord, tail: LogTail | None = None
+    ) -> tuple[LogTail | None, list[LogLine]]:
+        """A file's log lines: the first call reads them all, later calls (with the returned
+        tail) only the new ones; a file that names no log stream yet has none (tail None)."""
+        from yunpipe_tui import file_logs
+
+        if tail is None:
+            if not any(s.log_stream for s in record.steps):
+                return None, []
+            tail = file_logs.for_file(record)
+        return tail, tail.fetch(self.aws)
+
+    def redrive_file(self, record: FileRecord) -> str:
+        """Queue one failed file again at the step where it failed: a new message shaped like
+        the S3 event the dispatcher forwards. The runner's claim takes a `failed` item again;
+        a copy left in the dead-letter queue is harmless (a `done` file is never run twice)."""
+        import json
+        from urllib.parse import quote_plus
+
+        step = record.current
+        source = step.input or (
+            f"s3://{self.target.input_bucket}/{record.key}" if self.target.input_bucket else ""
+        )
+        if not source.startswith("s3://"):
+            raise YunpipeError(f"{record.key}: the ledger does not say what step {step.step} read")
+        bucket, _, key = source[len("s3://") :].partition("/")
+        target = self._step(step.step)
+        obj: dict[str, Any] = {"key": quote_plus(key)}
+        if step.etag and step.step == self.target.steps[0].step:
+            obj["eTag"] = step.etag
+        body = {
+            "Records": [
+                {
+                    "eventSource": "aws:s3",
+                    "eventName": "ObjectCreated:Put",
+                    "s3": {"bucket": {"name": bucket}, "object": obj},
+                }
+            ]
+        }
+        sqs = self.aws.client("sqs")
+        try:
+            url = self._queue_url(sqs, target.queue_name)
+            sqs.send_message(QueueUrl=url, MessageBody=json.dumps(body))
+        except Exception as exc:
+            raise AwsError(f"redrive of {record.key}: {_aws_message(exc)}") from None
+        return f"{record.key} queued again at step {step.step}"
+
+    def redrive_failed(self) -> int:
+        """Every step's dead letters back to its work queue; returns how many messages moved."""
+        return sum(self.redrive(s.step) for s in self.target.steps)
+
+    def download(self, record: FileRecord, folder: str | os.PathLike[str] = ".") -> Path:
+        """Download a done file's result into `folder` (its own file name); returns the path."""
+        if not record.result or not record.result.startswith("s3://"):
+            raise YunpipeError(f"{record.key} has no result yet (state {record.state})")
+        bucket, _, key = record.result[len("s3://") :].partition("/")
+        target = Path(os.path.expanduser(os.fspath(folder))) / (key.rsplit("/", 1)[-1] or "result")
+        try:
+            self.aws.client("s3").download_file(bucket, key, str(target))
+        except Exception as exc:
+            raise AwsError(f"download of {record.result}: {_aws_message(exc)}") from None
+        return target.resolve()
 
     def terminate(self, instance_id: str) -> None:
         """Terminate one of this pipeline's instances (and delete its idle alarm)."""

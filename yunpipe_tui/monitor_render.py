@@ -14,6 +14,7 @@ from yunpipe_tui.monitor_rows import (
     Column,
     Rows,
     error_lines,
+    files_summary,
     instance_rows,
     queue_rows,
     sparkline,
@@ -49,6 +50,7 @@ def render(
         _table("Queues", QUEUE_COLUMNS, queue_rows(snapshot, history or {}), empty=False),
         _table("Instances", INSTANCE_COLUMNS, instance_rows(snapshot)),
         _table("Recent tasks", TASK_COLUMNS, task_rows(snapshot)),
+        Text(f"Files: {files_summary(snapshot)}"),
     ]
     for line in error_lines(snapshot):
         parts.append(Text(f"✗ {line}", style="red"))

@@ -11,12 +11,13 @@ Rich, no Textual, no AWS.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
+    from yunpipe_tui.ledger import FileRecord
     from yunpipe_tui.monitor import InstanceInfo, PartError, QueueStats, Snapshot, TaskInfo
 
 Tone = Literal["", "good", "warn", "bad", "alert", "dim"]
@@ -80,8 +81,26 @@ TASK_COLUMNS = (
     Column("step", "Step"),
     Column("status", "Status", toned=True),
     Column("instance", "Instance"),
+    Column("files", "Files", wraps=True),
     Column("reason", "Stop reason", wraps=True),
 )
+FILE_COLUMNS = (
+    Column("state", "State", toned=True),
+    Column("file", "File", wraps=True),
+    Column("steps", "Steps"),
+    Column("attempts", "Tries", numeric=True),
+    Column("duration", "Took", numeric=True),
+    Column("cost", "Est. $", heading="est. cost", numeric=True),
+    Column("outcome", "Result / reason", wraps=True),
+)
+FILE_STATE_TONES: dict[str, Tone] = {
+    "failed": "alert",
+    "running": "good",
+    "queued": "warn",
+    "done": "dim",
+}
+FILE_ORDER = {"failed": 0, "running": 1, "queued": 2, "done": 3}
+STEP_MARKS = {"done": "✓", "failed": "✗", "running": "…", "queued": "◦"}
 
 STATE_TONES: dict[str, Tone] = {
     "running": "good",
@@ -169,19 +188,90 @@ def _alarm_cell(state: str | None) -> Cell:
     return Cell(state, ALARM_TONES.get(state, "warn"))
 
 
-def task_rows(snapshot: Snapshot) -> Rows:
-    """Per recent task: its status (active ones first, as the poll sorted them) and why it
-    stopped."""
-    return {
-        t.arn: (
+def task_rows(snapshot: Snapshot, files: Sequence[FileRecord] = ()) -> Rows:
+    """Per recent task: its status (active ones first, as the poll sorted them), what it did
+    with its files (from the ledger items that name it as their runner) and why it stopped."""
+    did = task_files(files)
+    rows: Rows = {}
+    for t in snapshot.tasks:
+        text, tone = did.get(t.arn) or did.get(t.id) or (NONE, "dim")
+        rows[t.arn] = (
             Cell(t.id[:12]),
             Cell(t.step),
             Cell(t.last_status, "good" if t.active else "dim"),
             Cell(t.instance_id or NONE),
+            Cell(text, tone),
             Cell(t.stop_reason or ""),
         )
-        for t in snapshot.tasks
-    }
+    return rows
+
+
+def task_files(files: Sequence[FileRecord]) -> dict[str, tuple[str, Tone]]:
+    """Runner (task ARN or id) → what it did: `✓ a.txt`, `✗ bad.bin`, `3 files: 2 ✓ 1 ✗`."""
+    ran: dict[str, list[tuple[str, str]]] = {}
+    for record in files:
+        for step in record.steps:
+            if step.runner:
+                ran.setdefault(step.runner, []).append((step.state, record.key))
+    out: dict[str, tuple[str, Tone]] = {}
+    for runner, done in ran.items():
+        tone: Tone = "bad" if any(s == "failed" for s, _ in done) else ""
+        if len(done) == 1:
+            state, key = done[0]
+            text = f"{STEP_MARKS.get(state, '?')} {key}"
+        else:
+            tally: dict[str, int] = {}
+            for state, _ in done:
+                tally[state] = tally.get(state, 0) + 1
+            marks = " ".join(f"{n} {STEP_MARKS.get(s, s)}" for s, n in sorted(tally.items()))
+            text = f"{len(done)} files: {marks}"
+        out[runner] = (text, tone)
+        out.setdefault(runner.rsplit("/", 1)[-1], (text, tone))
+    return out
+
+
+def step_marks(record: FileRecord, steps: Sequence[str]) -> str:
+    """`s1 ✓ s2 …`: each step's mark (· for a step the file has not reached)."""
+    parts = []
+    for step in steps or [s.step for s in record.steps]:
+        item = record.step(step)
+        parts.append(f"{step} {STEP_MARKS.get(item.state, '?') if item else '·'}")
+    return " ".join(parts)
+
+
+def file_rows(files: Sequence[FileRecord], steps: Sequence[str] = ()) -> Rows:
+    """Per input file version: failed first (their reason in red), then running, queued, done."""
+    ordered = sorted(files, key=lambda r: FILE_ORDER.get(r.state, 9))
+    rows: Rows = {}
+    for r in ordered:
+        if r.state == "failed":
+            reason = (r.error or "failed").splitlines()
+            outcome = Cell(reason[0], "bad", "\n".join(reason[1:]))
+        elif r.result:
+            outcome = Cell(r.result)
+        else:
+            outcome = Cell(NONE, "dim")
+        rows[r.file_id] = (
+            Cell(r.state, FILE_STATE_TONES.get(r.state, "")),
+            Cell(r.key, "bad" if r.state == "failed" else ""),
+            Cell(step_marks(r, steps)),
+            Cell(str(r.attempts)),
+            Cell(format_duration(r.seconds)),
+            Cell(NONE if r.cost_usd is None else f"{r.cost_usd:.6f}", "dim"),
+            outcome,
+        )
+    return rows
+
+
+def files_summary(snapshot: Snapshot) -> str:
+    """`s1: 2 done, 1 failed · s2: 1 running` from the ledger's counters (what the poll read)."""
+    if snapshot.files is None:
+        return "no file ledger (deployed before yunpipe kept one)"
+    parts = []
+    for step, per_state in snapshot.files.items():
+        shown = [f"{n} {state}" for state, n in per_state.items() if n]
+        parts.append(f"{step}: {', '.join(shown) or 'no files'}")
+    return " · ".join(parts)
 
 
 def error_lines(snapshot: Snapshot) -> list[str]:
@@ -202,6 +292,11 @@ def summary_line(snapshot: Snapshot) -> str:
         f"{snapshot.taken_at:%Y-%m-%dT%H:%M:%SZ} {snapshot.pipeline} {queues} "
         f"instances={running} tasks={active}"
     )
+    if snapshot.files is not None:
+        line += " files=" + " ".join(
+            f"{step}:" + ",".join(f"{state}={n}" for state, n in per_state.items())
+            for step, per_state in snapshot.files.items()
+        )
     if snapshot.errors:
         line += " errors=" + "; ".join(error_lines(snapshot))
     return line
@@ -269,7 +364,13 @@ def snapshot_record(s: Snapshot) -> dict[str, Any]:
         "queues": [queue_record(q) for q in s.queues],
         "instances": [instance_record(i, s.taken_at) for i in s.instances],
         "tasks": [task_record(t) for t in s.tasks],
+        "files": (
+            None
+            if s.files is None
+            else {step: dict(per_state) for step, per_state in s.files.items()}
+        ),
         "errors": [error_record(e) for e in s.errors],
+        "poll_failed": s.poll_failed,
         "api_calls": s.api_calls,
         "elapsed_s": round(s.elapsed_s, 3),
     }

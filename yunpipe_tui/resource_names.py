@@ -34,6 +34,11 @@ def log_group(pipeline: str) -> str:
     return f"/{PREFIX}/{pipeline}"
 
 
+def ledger_table(pipeline: str) -> str:
+    """The pipeline's file ledger (DynamoDB): one item per input file version and step."""
+    return f"{base(pipeline)}-ledger"
+
+
 STEPS_PER_RULE = 5  # EventBridge allows five targets per rule
 
 

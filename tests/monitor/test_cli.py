@@ -44,7 +44,7 @@ def test_once_json_shape(aws: Any, capsys) -> None:
     for q in data["queues"]:
         assert {"step", "name", "visible", "in_flight", "delayed", "dead_letter"} <= set(q)
     assert data["errors"] == []
-    assert data["api_calls"] <= 2 * 2 + 4  # journal URLs: no lookups even on the first poll
+    assert data["api_calls"] <= 2 * 2 + 5  # journal URLs: no lookups even on the first poll
 
 
 def test_named_pipeline_without_journal_is_found_by_queue_names(aws: Any, capsys) -> None:

@@ -43,7 +43,13 @@ def test_demo_plain_runs_the_whole_story_and_exits_0(tmp_path: Path) -> None:
     assert sum(line.endswith("correct") for line in lines) == 3
     assert any("1: HELLO, WORLD" in line for line in lines)
     assert any(line.startswith("deleted  dispatcher Lambda") for line in lines)
-    assert lines[-1] == "demo finished: 3 of 3 results arrived and are correct."
+    # The input that fails on purpose failed, with the algorithm's own words, and that is a pass.
+    assert any("(not text: the demo algorithm refuses it, on purpose)" in line for line in lines)
+    assert any(line.startswith("  failed, as intended: ") for line in lines)
+    assert lines[-1] == (
+        "demo finished: 3 of 3 results arrived and are correct; "
+        "scans/not-text.bin failed as intended."
+    )
     assert done.stderr == ""  # nothing from moto, werkzeug, the dispatcher or the runner
     # The user's own catalog and journals were never touched.
     assert not any(p.name == "journals" for p in home.rglob("*"))

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from yunpipe_tui.commands.options import Options, pass_options
-from yunpipe_tui.errors import EXIT_OK, InputError
+from yunpipe_tui.errors import EXIT_FAILED, EXIT_OK, InputError
 
 if TYPE_CHECKING:
     from yunpipe_tui.aws import AwsContext
@@ -43,8 +43,10 @@ def command(
     Without PIPELINE: the most recently deployed one. Opens the monitor screen; --plain prints
     a live view (plain lines when not a terminal); --once --json prints one snapshot.
     Needs nothing but the terminal and AWS credentials from the environment or a profile.
+    --once exits 1 when any part of the poll failed (the JSON still printed, errors listed).
     """
     from yunpipe_tui.monitor import Monitor, resolve_target
+    from yunpipe_tui.monitor_rows import error_lines
 
     if as_json and not once:
         raise InputError("--json needs --once (one snapshot); use --plain for a running view")
@@ -63,6 +65,10 @@ def command(
             from yunpipe_tui.monitor_render import plain_line
 
             click.echo(plain_line(snap))
+        if snap.poll_failed:  # scripts must not mistake a failed poll for a quiet pipeline
+            for line in error_lines(snap):
+                click.echo(f"error: {line}", err=True)
+            return EXIT_FAILED
         return EXIT_OK
     from yunpipe_tui.commands.wizard import can_run_full_screen
 

@@ -7,6 +7,8 @@ sandbox's workdir, removed at exit: demo resources never reach the user's own ca
 The demo algorithms run on the host (`python3 -m yunpipe_tui.sandbox.transform ...`):
 `demo-upper` upper-cases a text, `demo-number` numbers its lines. The workflow `demo` chains them:
 yunpipe-demo-input → demo-upper → (intermediate bucket) → demo-number → yunpipe-demo-output.
+One sample (`BAD_SAMPLE`, not UTF-8 text) fails on purpose: demo-upper refuses it with a message
+of its own, so a newcomer sees a failure explained (its story, its reason, its stderr).
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ SAMPLES: dict[str, bytes] = {
     "poems/haiku.txt": b"an old silent pond\na frog jumps into the pond\nsplash! silence again\n",
     "notes/shopping list.txt": b"apples\nbread\ncoffee\n",
 }
+# The input that fails on purpose: not UTF-8 text, which the demo algorithms refuse.
+BAD_SAMPLE = "scans/not-text.bin"
+BAD_BODY = b"\xff\xd8\xff\xe0 a JPEG header, not text\n"
+BAD_REASON = "is not UTF-8 text"  # what the algorithm says about it (transform.py)
 # Environment variables that would send the demo's AWS clients anywhere but the sandbox.
 _UNSET = (
     "AWS_PROFILE",
@@ -230,11 +236,12 @@ def run_plain(echo: Echo, timings: Timings | None = None, timeout: float = 120.0
         echo(f"You will get your result at {OUTPUT_BUCKET}")
 
         echo("")
-        echo(f"== upload {len(SAMPLES)} files to s3://{INPUT_BUCKET}/")
+        echo(f"== upload {len(SAMPLES) + 1} files to s3://{INPUT_BUCKET}/")
         for key in SAMPLES:
             echo(f"  {key}")
+        echo(f"  {BAD_SAMPLE}  (not text: the demo algorithm refuses it, on purpose)")
         expected = expected_results()
-        flow.upload(ctx, INPUT_BUCKET, SAMPLES)
+        flow.upload(ctx, INPUT_BUCKET, {**SAMPLES, BAD_SAMPLE: BAD_BODY})
 
         watcher = _Watcher(ctx, echo)
         echo("")
@@ -261,6 +268,16 @@ def run_plain(echo: Echo, timings: Timings | None = None, timeout: float = 120.0
                 echo(row)
 
         echo("")
+        echo(f"== the file that fails on purpose: {BAD_SAMPLE}")
+        failed_as_intended, why = _wait_for_failure(ctx, timeout)
+        echo(f"  {why}")
+
+        echo("")
+        echo("== each file's story (yunpipe files show KEY)")
+        for line in _stories(ctx):
+            echo(line)
+
+        echo("")
         echo("== teardown (the buckets and their objects stay)")
         env.sandbox.wait_quiet(timeout=10)
         torn = flow.teardown_pipeline(ctx, PIPELINE, PlainLines(echo))
@@ -268,11 +285,71 @@ def run_plain(echo: Echo, timings: Timings | None = None, timeout: float = 120.0
             echo("  leftovers: " + ", ".join(torn.leftovers))
 
         echo("")
-        if correct == len(expected):
-            echo(f"demo finished: {correct} of {len(expected)} results arrived and are correct.")
+        bad = (
+            f"{BAD_SAMPLE} failed as intended"
+            if failed_as_intended
+            else f"{BAD_SAMPLE} did NOT fail as intended"
+        )
+        if correct == len(expected) and failed_as_intended:
+            echo(
+                f"demo finished: {correct} of {len(expected)} results arrived and are correct; "
+                f"{bad}."
+            )
             return 0
-        echo(f"demo failed: {correct} of {len(expected)} results arrived and are correct.")
+        echo(f"demo failed: {correct} of {len(expected)} results arrived and are correct; {bad}.")
         return 1
+
+
+def _wait_for_failure(ctx: AwsContext, timeout: float) -> tuple[bool, str]:
+    """Until the bad sample is `failed` in the ledger (or, without a ledger, in step 1's
+    dead-letter queue): (failed as intended, one line saying how)."""
+    from yunpipe_tui import ledger
+    from yunpipe_tui import resource_names as names
+
+    deadline = time.monotonic() + timeout
+    use_ledger = True
+    while time.monotonic() < deadline:
+        if use_ledger:
+            try:
+                records = ledger.file_story(ctx, PIPELINE, BAD_SAMPLE)
+            except ledger.NoLedger:
+                use_ledger = False
+                continue
+            failed = [r for r in records if r.state == "failed"]
+            if failed:
+                error = (failed[-1].error or "").replace("\n", " | ")
+                if BAD_REASON in error:
+                    return True, f"failed, as intended: {error}"
+                return False, f"failed, but not for the intended reason: {error}"
+            if any(r.state == "done" for r in records):
+                return False, "it was processed: the algorithm should have refused it"
+        else:
+            url = ctx.client("sqs").get_queue_url(
+                QueueName=names.dead_letter_queue(PIPELINE, "s1")
+            )["QueueUrl"]
+            for record in flow.dead_letters(ctx, url):
+                from urllib.parse import unquote_plus
+
+                key = unquote_plus(record.get("s3", {}).get("object", {}).get("key", ""))
+                if key == BAD_SAMPLE:
+                    return True, "failed, as intended: its message went to the dead-letter queue"
+        time.sleep(0.5)
+    return False, f"no failure recorded within {timeout:.0f}s"
+
+
+def _stories(ctx: AwsContext) -> list[str]:
+    """Every uploaded file's story from the ledger, the failed one first."""
+    from yunpipe_tui import ledger
+
+    try:
+        records = list(ledger.files(ctx, PIPELINE))
+    except ledger.NoLedger as exc:
+        return [f"  (no stories: {exc})"]
+    order = {"failed": 0, "running": 1, "queued": 2, "done": 3}
+    lines: list[str] = []
+    for record in sorted(records, key=lambda r: (order.get(r.state, 9), r.key)):
+        lines.extend(f"  {line}" for line in ledger.story_lines(record))
+    return lines
 
 
 def run_wizard(timings: Timings | None = None) -> int:
@@ -286,9 +363,10 @@ def run_wizard(timings: Timings | None = None) -> int:
         app = make_app(env.sandbox.aws_context(), sandbox=True, workflow_path=str(path))
         # Sample inputs on disk, offered by the Monitor's upload dialog.
         samples = env.home / "samples"
-        for key, body in SAMPLES.items():
+        for key, body in {**SAMPLES, BAD_SAMPLE: BAD_BODY}.items():
             (samples / key).parent.mkdir(parents=True, exist_ok=True)
             (samples / key).write_bytes(body)
         app.sample_file = str(samples / next(iter(SAMPLES)))
+        app.monitor_view = "files"  # the demo's Monitor opens on the Files view
         app.run()
         return int(getattr(app, "return_code", 0) or 0)

@@ -3,7 +3,9 @@
     python3 -m yunpipe_tui.sandbox.transform OPERATION INPUT OUTPUT
 
 OPERATION is one of `upper`, `number`, `reverse`, `slow` (upper after SLOW_SECONDS, to watch a
-task run or stop one midway) or `fail` (exits 3, for the dead-letter demo).
+task run or stop one midway) or `fail` (exits 3, for the dead-letter demo). An input that is
+not UTF-8 text is refused with exit code 4 and one line on stderr saying so (the demo's file
+that fails on purpose).
 OUTPUT may be a folder (the result is written there under the input's file name) or a file.
 Standard library only, so it runs under any Python 3.
 """
@@ -59,7 +61,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if operation == "slow":
         time.sleep(SLOW_SECONDS)
-    text = Path(source).read_text(encoding="utf-8")
+    try:
+        text = Path(source).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:  # the demo's bad input: say so in the algorithm's words
+        print(
+            f"transform: {Path(source).name} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x}"
+            f" at offset {exc.start}); the demo algorithms read text files only",
+            file=sys.stderr,
+        )
+        return 4
     out = Path(target)
     if out.is_dir() or target.endswith(("/", "\\")):
         out.mkdir(parents=True, exist_ok=True)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.deploy.helpers import PLACEHOLDER, SEED, make_prerequisites
+from tests.deploy.helpers import PLACEHOLDER, SEED, make_prerequisites, write_workflow
 from yunpipe_tui.catalog import Catalog, load_algorithm_file
 from yunpipe_tui.deploy import zip_source
 
@@ -38,3 +39,8 @@ def catalog() -> Catalog:
 
     catalog.add(replace(algorithm, name="second-alg", ports=(), variables=(), image="me/second"))
     return catalog
+
+
+@pytest.fixture
+def workflow_file(tmp_path: Path) -> Path:
+    return write_workflow(tmp_path, "demo")

@@ -7,10 +7,9 @@ from typing import Any
 
 import pytest
 
+from tests.monitor.helpers import INPUT, PIPELINE, build_pipeline, write_journal
 from yunpipe_tui import resource_names as names
 from yunpipe_tui.monitor import resolve_target
-
-from .conftest import INPUT, PIPELINE, build_pipeline, write_journal
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.files.helpers import demo_ledger
+from tests.monitor.helpers import INPUT, PIPELINE, build_pipeline, launch_instance
 from yunpipe_tui import resource_names as names
 from yunpipe_tui.errors import InputError, YunpipeError
 from yunpipe_tui.monitor import (
@@ -18,8 +19,6 @@ from yunpipe_tui.monitor import (
     append_history,
     format_duration,
 )
-
-from .conftest import INPUT, PIPELINE, build_pipeline, launch_instance
 
 
 def send(aws: Any, url: str, n: int, delay: int = 0) -> None:

@@ -1,25 +1,63 @@
-"""Fixtures for the wizard's Pilot and snapshot tests: a catalog with the seed's algorithm."""
+"""Fixtures for the wizard's Pilot and snapshot tests: a catalog with the seed's algorithm, an
+in-memory keyring, and for the Deploy and Monitor screens the prerequisite roles, a workflow file
+and a hand-built pipeline (the deploy engine and the monitor run for real against mock_aws)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from keyring.backend import KeyringBackend
 from keyring.errors import PasswordDeleteError
 
+from tests.deploy.helpers import PLACEHOLDER, make_prerequisites, write_workflow
+from tests.monitor.helpers import Built, build_pipeline
 from yunpipe_tui.catalog import Catalog, load_algorithm_file
 
 SEED = Path(__file__).parent.parent / "data" / "seed"
 
 
 @pytest.fixture
-def catalog(isolated_home: Path) -> Catalog:
-    """The user's catalog (under the test's YUNPIPE_HOME) holding the seed's `change123-s3`."""
+def catalog(isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> Catalog:
+    """The user's catalog (under the test's YUNPIPE_HOME) holding the seed's `change123-s3`, also
+    as the default catalog the screens and the CLI load."""
     catalog = Catalog()
     catalog.add(load_algorithm_file(SEED / "change123.json"))
+    monkeypatch.setattr("yunpipe_tui.catalog.default_catalog", lambda *a, **k: catalog)
     return catalog
+
+
+@pytest.fixture
+def prereqs(aws: Any) -> Any:
+    make_prerequisites(aws)
+    return aws
+
+
+@pytest.fixture
+def code(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The dispatcher zip: the packaged one when present, else a placeholder (tests only)."""
+    from importlib import resources
+
+    from yunpipe_tui import deploy
+
+    if resources.files("yunpipe_tui.lambda_functions").joinpath("dispatcher.py").is_file():
+        return deploy.dispatcher_zip
+    placeholder = lambda: deploy.zip_source({"dispatcher.py": PLACEHOLDER})  # noqa: E731
+    monkeypatch.setattr(deploy, "dispatcher_zip", placeholder)
+    return placeholder
+
+
+@pytest.fixture
+def workflow_file(tmp_path: Path) -> Path:
+    return write_workflow(tmp_path, "demo")
+
+
+@pytest.fixture
+def pipeline(aws: Any) -> Built:
+    """A monitored pipeline's queues, cluster and buckets, built by hand (no deploy engine)."""
+    return build_pipeline(aws)
 
 
 class MemoryKeyring(KeyringBackend):

@@ -9,11 +9,10 @@ from botocore.exceptions import ClientError
 from textual.command import CommandList
 from textual.widgets import DataTable, Static
 
+from tests.monitor.helpers import PIPELINE, Built, launch_instance, write_journal
 from tests.pilot import wait_workers
 from yunpipe_tui import resource_names as names
 from yunpipe_tui.screens.monitor import MonitorScreen
-
-from .conftest import PIPELINE, Built, launch_instance, write_journal
 
 
 async def wait_for(pilot: Any, condition: Any, tries: int = 200) -> None:

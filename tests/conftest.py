@@ -1,11 +1,13 @@
 """Every test runs in a private HOME with dummy AWS credentials: nothing can reach a real
-account, and nothing is written outside the test's temporary folder."""
+account, and nothing is written outside the test's temporary folder. That, moto's per-process
+state and free ports are what make the suite safe to spread over pytest-xdist workers."""
 
 from __future__ import annotations
 
 import io
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,23 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_REGION", "us-east-1")
     return home
+
+
+@pytest.fixture
+def progress(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """`progress("call 3 of 70")` writes a line to the terminal past pytest's capture, so a test
+    that runs for minutes never looks hung, with or without `-s`. Under xdist too: a worker's
+    stderr is the terminal's."""
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    name = request.node.nodeid
+    start = time.monotonic()
+
+    def say(line: str) -> None:
+        with capture.global_and_fixture_disabled():
+            sys.stderr.write(f"\n[{time.monotonic() - start:5.0f} s] {name}: {line}\n")
+            sys.stderr.flush()
+
+    return say
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,8 @@ pytest.importorskip("moto")
 from tests.proof.faults import Call, FaultPlan, FaultyMotoServer
 from yunpipe_tui.catalog import Catalog
 from yunpipe_tui.sandbox import Sandbox, Timings, flow
+
+pytestmark = pytest.mark.slow  # a whole sandbox run with waits on faults: `pytest -m slow`
 
 PIPELINE = "chaos"
 IN, OUT = "chaos-in", "chaos-out"
@@ -140,7 +142,7 @@ def drain(ctx: Any, url: str) -> list[str]:
 
 
 def test_every_file_ends_in_the_output_or_the_dead_letter_queue(
-    sandbox: Sandbox, chaos: Chaos, tmp_path: Path
+    sandbox: Sandbox, chaos: Chaos, tmp_path: Path, progress: Callable[[str], None]
 ) -> None:
     ctx = sandbox.aws_context()
     flow.prepare_account(ctx)
@@ -155,6 +157,7 @@ def test_every_file_ends_in_the_output_or_the_dead_letter_queue(
     workflow = flow.workflow_for(PIPELINE, ["chaos-alg"], IN, OUT)
     result = flow.deploy_workflow(ctx, workflow, catalog)
     assert result.pipeline == PIPELINE
+    progress("deployed; uploading the files, waiting up to 120 s for the results")
 
     stop, interrupted = threading.Event(), []
     watcher = threading.Thread(target=interrupt_slow_run, args=(sandbox, stop, interrupted))
@@ -178,6 +181,7 @@ def test_every_file_ends_in_the_output_or_the_dead_letter_queue(
 
     dlq_url = sqs.get_queue_url(QueueName=names.dead_letter_queue(PIPELINE, "s1"))["QueueUrl"]
     queue_url = sqs.get_queue_url(QueueName=names.queue(PIPELINE, "s1"))["QueueUrl"]
+    progress("results complete; draining the dead-letter queue (up to 90 s)")
     deadline = time.monotonic() + 90
     dead: list[str] = []
     while time.monotonic() < deadline and sorted(set(dead)) != sorted(TO_DLQ):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -105,8 +105,9 @@ class FailCall:
         return ("AccessDenied", f"injected fault at call {self.k}")
 
 
+@pytest.mark.slow  # minutes: two deploys and two teardowns for each of its API calls
 def test_every_single_failing_call_is_recoverable(
-    mocked_aws: None, workflow: Path, catalog: Catalog
+    mocked_aws: None, workflow: Path, catalog: Catalog, progress: Callable[[str], None]
 ) -> None:
     setup = AwsContext(region="us-east-1", counter=CallCounter())
     make_prerequisites(setup)
@@ -124,6 +125,7 @@ def test_every_single_failing_call_is_recoverable(
 
     stopped = 0
     for k in range(1, total + 1):
+        progress(f"call {k} of {total}")
         ctx = AwsContext(region="us-east-1", counter=CallCounter())
         fault = FailCall(k)
         client_faults(ctx, fault)

@@ -3,14 +3,11 @@ that shows the policy; Home shows the identity, the sandbox label and the doctor
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from textual.widgets import Static
 
 from tests.pilot import wait_workers
 from yunpipe_tui.app import make_app
-from yunpipe_tui.aws import AwsContext, CallCounter
+from yunpipe_tui.aws import AwsContext
 from yunpipe_tui.screens.doctor import DoctorScreen
 from yunpipe_tui.screens.help import HelpScreen
 from yunpipe_tui.screens.home import HomeScreen
@@ -18,16 +15,6 @@ from yunpipe_tui.screens.widgets import ConfirmModal, status_of
 
 SIZE = (100, 32)
 ROLE_CHECKS = ("lambda-exec-role", "ecs-instance-role", "ec2-actions-role")
-
-
-@pytest.fixture
-def iam_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsContext]:
-    """mock_aws with AWS's managed policies loaded (as on AWS), started after the variable."""
-    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-    from moto import mock_aws
-
-    with mock_aws():
-        yield AwsContext(region="us-east-1", counter=CallCounter())
 
 
 async def settle(pilot) -> None:

@@ -4,7 +4,6 @@ accepting them with `--snapshot-update`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,21 +12,11 @@ from textual.widgets import Input, Select
 from tests.pilot import wait_workers
 from yunpipe_tui import credentials
 from yunpipe_tui.app import make_app
-from yunpipe_tui.aws import AwsContext, CallCounter
 from yunpipe_tui.catalog import Catalog
 from yunpipe_tui.deploy import journal
 from yunpipe_tui.jsonfile import dump_json, write_atomic
 
 SIZE = (100, 32)
-
-
-@pytest.fixture
-def iam_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsContext]:
-    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-    from moto import mock_aws
-
-    with mock_aws():
-        yield AwsContext(region="us-east-1", counter=CallCounter())
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.files.helpers import FAIL_TAIL, demo_ledger, log_stream, put_items, step_item
-from tests.monitor.conftest import PIPELINE, build_pipeline, write_journal
+from tests.monitor.helpers import PIPELINE, build_pipeline, write_journal
 from yunpipe_tui import resource_names as names
 
 

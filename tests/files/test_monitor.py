@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from tests.files.helpers import create_ledger, demo_ledger, put_items, step_item
-from tests.monitor.conftest import INPUT, OUTPUT, PIPELINE, build_pipeline, write_journal
+from tests.monitor.helpers import INPUT, OUTPUT, PIPELINE, build_pipeline, write_journal
 from yunpipe_tui import resource_names as names
 from yunpipe_tui.monitor import Monitor
 from yunpipe_tui.monitor_rows import file_rows, files_summary, task_files

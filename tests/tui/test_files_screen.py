@@ -12,8 +12,8 @@ from textual.widgets import DataTable, Static
 
 from tests.files.helpers import FAIL_TAIL, demo_ledger, log_stream, step_item
 from tests.files.test_cli import _put_logs
-from tests.monitor.conftest import INPUT, OUTPUT, PIPELINE, build_pipeline, write_journal
-from tests.monitor.test_screen import monitor_of, wait_for
+from tests.monitor.helpers import INPUT, OUTPUT, PIPELINE, build_pipeline, write_journal
+from tests.tui.test_monitor_screen import monitor_of, wait_for
 from yunpipe_tui import resource_names as names
 from yunpipe_tui.screens.monitor import MonitorScreen
 
@@ -145,7 +145,7 @@ def _fixed_files() -> list[Any]:
 def test_files_view_snapshot(snap_compare: Any) -> None:
     from dataclasses import replace
 
-    from tests.monitor import test_snapshots as base
+    from tests.tui import test_monitor_snapshots as base
     from yunpipe_tui.file_logs import LogLine
 
     files = _fixed_files()

@@ -62,7 +62,7 @@ def main() -> None:
 
 def run(ctx: Any, items: int, polls: int) -> None:
     from tests.files.helpers import create_ledger, put_items, step_item
-    from tests.monitor.conftest import build_pipeline
+    from tests.monitor.helpers import build_pipeline
     from yunpipe_tui import ledger
     from yunpipe_tui.monitor import Monitor
 

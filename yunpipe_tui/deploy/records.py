@@ -61,7 +61,9 @@ class Here:
 
 
 def here(ctx: Any, include_torn_down: bool = True) -> Here:
-    """The journals that belong to the account and endpoint `ctx` talks to.
+    """The journals that belong to the account and endpoint `ctx` talks to, for the read-only
+    views (status, Home, monitor). A journal that names no account is shown by its endpoint;
+    teardown never acts on one (`belongs` is strict): it removes by tag instead.
 
     When STS cannot be asked (no credentials yet), records are kept by endpoint alone and
     `note` says so: a sandbox's records never show outside it either way."""
@@ -82,10 +84,11 @@ def here(ctx: Any, include_torn_down: bool = True) -> Here:
     records: list[jr.PipelineRecord] = []
     elsewhere: list[jr.PipelineRecord] = []
     for record in listing.records:
-        if target is not None:
+        same_endpoint = normalise_endpoint(record.endpoint) == endpoint_of(ctx)
+        if target is not None and record.account_id:
             ours = belongs(record, target)
-        else:
-            ours = normalise_endpoint(record.endpoint) == endpoint_of(ctx)
+        else:  # a journal older than account records: shown by endpoint, never torn down by
+            ours = same_endpoint
         (records if ours else elsewhere).append(record)
     return Here(target, records, elsewhere, listing.warnings, note)
 

@@ -175,8 +175,6 @@ class Teardown:
     def check_target(self) -> None:
         """Before the first delete: the credentials in use reach the record's account and
         endpoint, or nothing is sent (TargetMismatch names where the record belongs)."""
-        if not self.record.account_id:
-            return
         target = records.current_target(self.ctx)
         if not records.belongs(self.record, target):
             raise TargetMismatch(records.elsewhere_line(self.record))
@@ -376,6 +374,8 @@ def resolve(pipeline: str | None, ctx: AwsContext) -> Resolved:
         if record is None:
             notes = "".join(f"\n{line}" for line in found.lines())
             raise NothingToTearDown(f"nothing to tear down: no deployed pipeline found{notes}")
+        if not record.account_id:  # an old journal naming no account: by its tags instead
+            return resolve(record.pipeline, ctx)
         return Resolved(record, lines=found.warnings)
     record, warning = jr.load_checked(pipeline)
     target = records.current_target(ctx)

@@ -31,12 +31,14 @@ NAV = (
 )
 
 
-def pipeline_rows() -> list[dict[str, Any]]:
-    """Deployed pipelines from the journals (newest first); [] before anything was deployed."""
-    from yunpipe_tui.deploy import journal
+def pipeline_rows(ctx: Any = None) -> tuple[list[dict[str, Any]], list[str]]:
+    """Deployed pipelines of the account and endpoint in use (newest first), and one line per
+    record that is damaged or belongs elsewhere; ([], []) before anything was deployed."""
+    from yunpipe_tui.deploy import records
 
+    found = records.here(ctx, include_torn_down=False)
     rows = []
-    for record in journal.list_pipelines(include_torn_down=False):
+    for record in found.records:
         rows.append(
             {
                 "name": record.pipeline,
@@ -47,7 +49,7 @@ def pipeline_rows() -> list[dict[str, Any]]:
                 "updated": record.updated_at[:16].replace("T", " "),
             }
         )
-    return rows
+    return rows, found.lines()
 
 
 class HomeScreen(YunpipeScreen):
@@ -143,7 +145,8 @@ class HomeScreen(YunpipeScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="pipelines", name="pipelines")
     def load_pipelines(self) -> None:
-        self.post_message(PipelinesLoaded(pipeline_rows()))
+        rows, notes = pipeline_rows(self.wizard.aws)
+        self.post_message(PipelinesLoaded(rows, notes))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="doctor", name="doctor")
     def run_doctor(self) -> None:
@@ -201,13 +204,18 @@ class HomeScreen(YunpipeScreen):
                     key=row["name"],
                 )
         table.display = bool(message.pipelines)
-        empty.display = not message.pipelines
+        empty.display = not message.pipelines or bool(message.notes)
         if message.pipelines and self.focused is None:
             table.focus()
-        empty.update(
-            "No pipeline deployed from this machine yet. Build one on Workflow (w), "
-            "then Deploy (p)."
+        lines = (
+            []
+            if message.pipelines
+            else [
+                "No pipeline deployed from this machine yet. Build one on Workflow (w), "
+                "then Deploy (p)."
+            ]
         )
+        empty.update(escape("\n".join(lines + message.notes)))
 
     def worker_failure(self, worker: Worker[Any], line: str) -> None:
         if worker.group == "doctor":

@@ -57,9 +57,11 @@ class FixApplied(Message):
 
 @dataclass
 class PipelinesLoaded(Message):
-    """Deployed pipelines read from the journals: dicts with name, steps, state, updated."""
+    """Deployed pipelines read from the journals: dicts with name, steps, state, updated; and
+    one note per damaged record or record of another account or endpoint."""
 
     pipelines: list[dict[str, Any]]
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass

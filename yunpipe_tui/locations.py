@@ -1,7 +1,9 @@
 """Every path yunpipe writes, in one place.
 
 Built on platformdirs; `YUNPIPE_HOME` puts everything under one folder (tests, portable
-installs). Nothing is created at import time: callers ask for a folder with `ensure=True`.
+installs); `YUNPIPE_STATE_DIR` moves only the state (journals, locks): `yunpipe sandbox` points
+it into its own temporary folder, so the sandbox's records live and die with it.
+Nothing is created at import time: callers ask for a folder with `ensure=True`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ APP = "yunpipe"
 
 
 def _base(kind: str) -> Path:
+    state = os.environ.get("YUNPIPE_STATE_DIR")
+    if kind == "state" and state:
+        return Path(state)
     home = os.environ.get("YUNPIPE_HOME")
     if home:
         return Path(home) / kind

@@ -836,18 +836,28 @@ def discover_target(aws: AwsContext, pipeline: str) -> PipelineTarget | None:
 def resolve_target(pipeline: str | None = None, aws: AwsContext | None = None) -> PipelineTarget:
     """The pipeline to watch: its deploy journal (the most recent one when `pipeline` is None);
     without a journal, resource_names' conventions (steps found from the queue names, when `aws` is
-    given). Raises YunpipeError with one line when there is nothing to watch."""
-    from yunpipe_tui.deploy import journal
+    given). Only journals of the account and endpoint `aws` talks to are used: one of another
+    is named in the error. Raises YunpipeError with one line when there is nothing to watch."""
+    from yunpipe_tui.deploy import journal, records
 
     if pipeline is None:
-        record = journal.most_recent()
+        record, listing = records.most_recent(aws)
         if record is None:
+            other = "".join(f"; {line}" for line in listing.lines("not watched")[:3])
             raise YunpipeError(
                 "no pipeline deployed yet; deploy one with `yunpipe deploy -f WORKFLOW.json` "
-                "or name it: `yunpipe monitor PIPELINE`"
+                f"or name it: `yunpipe monitor PIPELINE`{other}"
             )
         return target_from_record(record)
     record = journal.load(pipeline)
+    elsewhere = ""
+    if (
+        record is not None
+        and aws is not None
+        and any(r.pipeline == pipeline for r in records.here(aws).elsewhere)
+    ):
+        elsewhere = records.elsewhere_line(record, "not watched")
+        record = None  # another account's record never steers this one's calls
     if record is not None and record.status == journal.TORN_DOWN:
         raise YunpipeError(
             f"pipeline {pipeline!r} was torn down; deploy it again with `yunpipe deploy -f FILE`"
@@ -855,6 +865,8 @@ def resolve_target(pipeline: str | None = None, aws: AwsContext | None = None) -
     if record is not None and record.steps:
         return target_from_record(record)
     found = discover_target(aws, pipeline) if aws is not None else None
+    if found is None and elsewhere:
+        raise YunpipeError(elsewhere)
     if found is None:
         raise YunpipeError(
             f"no pipeline named {pipeline!r}: no deploy journal and no queues "

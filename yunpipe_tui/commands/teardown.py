@@ -28,6 +28,7 @@ def run_teardown(
 ) -> int:
     from rich.console import Console
 
+    from yunpipe_tui import resource_names as names
     from yunpipe_tui.deploy import journal as jr
     from yunpipe_tui.deploy import teardown as td
     from yunpipe_tui.deploy.progress import PlainLines
@@ -37,11 +38,15 @@ def run_teardown(
     def say(text: str = "") -> None:
         console.print(text, markup=False, highlight=False, soft_wrap=True)
 
+    ctx = options.aws()
     try:
-        record = td.resolve_pipeline(pipeline, delete_buckets)
+        found = td.resolve(pipeline, ctx)
     except td.NothingToTearDown as exc:
         say(str(exc))
         return EXIT_OK
+    for line in found.lines:
+        say(line)
+    record = found.record
     if not yes and not interactive():
         raise InputError(
             "teardown deletes AWS resources and needs a confirmation: no terminal to ask in; "
@@ -49,13 +54,19 @@ def run_teardown(
             file=record.pipeline,
         )
     live = record.live_resources()
-    say(f"pipeline {record.pipeline} ({record.region}, status {record.status}):")
+    where = record.target.describe()
+    if found.from_tags:
+        say(f"pipeline {record.pipeline} ({where}, found by its tag):")
+        say(f"  remove everything tagged {names.TAG_PIPELINE}={record.pipeline}")
+    else:
+        say(f"pipeline {record.pipeline} ({where}, status {record.status}):")
     order = [k for k in reversed(record.data.get("order", [])) if k in live]
     for entry in (live[k] for k in order):
         if entry.get("kind") != "bucket":
             say(f"  remove {entry.get('kind')} {entry.get('name')}")
+    if not found.from_tags:
+        say(f"  remove anything else tagged {names.TAG_PIPELINE}={record.pipeline}")
     say("  remove instances launched for it and their idle alarms, if any")
-    ctx = options.aws()
     if delete_buckets:
         counts = td.bucket_object_counts(record, ctx)
         for bucket, count in counts.items():
@@ -67,20 +78,29 @@ def run_teardown(
         ]
         for bucket in buckets:
             say(f"  keep bucket {bucket} (yunpipe did not create it)")
+        if found.from_tags:
+            say("  DELETE the buckets tagged with it, and their objects")
     else:
-        names = sorted({e["name"] for e in record.resources.values() if e.get("kind") == "bucket"})
-        say(f"  keep buckets and their objects: {', '.join(names) or 'none'}")
+        kept = sorted({e["name"] for e in record.resources.values() if e.get("kind") == "bucket"})
+        say(f"  keep buckets and their objects: {', '.join(kept) or 'none'}")
     if not yes and not click.confirm(f"Tear down {record.pipeline}?", default=False):
         say("cancelled: nothing was changed")
         return EXIT_FAILED
-    result = td.Teardown(jr.load(record.pipeline) or record, ctx, PlainLines(say)).run(
-        delete_buckets=delete_buckets
-    )
+    current = jr.load(record.pipeline) if found.persist and not found.from_tags else None
+    try:
+        result = td.Teardown(current or record, ctx, PlainLines(say), persist=found.persist).run(
+            delete_buckets=delete_buckets
+        )
+    except td.TargetMismatch as exc:
+        click.echo(f"error: {exc}", err=True)
+        return EXIT_FAILED
     if result.kept_buckets:
         say(f"Buckets kept with your data: {', '.join(sorted(set(result.kept_buckets)))}")
     if result.failed:
         for line in result.failed:
             click.echo(f"error: {line}", err=True)
+    for line in result.not_removed:
+        say(line)
     if result.leftovers:
         say("Still present after teardown: " + ", ".join(result.leftovers))
     if result.ok and not result.deleted:
@@ -104,10 +124,15 @@ def run_teardown(
     help="Also delete the buckets yunpipe created, with every object in them.",
 )
 def command(pipeline: str | None, yes: bool, delete_buckets: bool) -> int:
-    """Remove what yunpipe added for PIPELINE (default: the most recent one).
+    """Remove what yunpipe added for PIPELINE (default: the most recent one of the account
+    and endpoint in use).
 
-    Buckets and their objects stay unless --delete-buckets; your own buckets and your own
-    bucket notifications are never touched. Safe to run again.
+    Removes everything tagged yunpipe:pipeline=PIPELINE, whether this machine's record knows
+    it, lost it or is missing; works without a record (see `yunpipe status --scan`). A record
+    of another account or endpoint is never acted on. Resources that only match the names but
+    carry no yunpipe tag are reported, never deleted. Buckets and their objects stay unless
+    --delete-buckets; your own buckets and your own bucket notifications are never touched.
+    Safe to run again.
     """
     return run_teardown(_options(), pipeline, yes=yes, delete_buckets=delete_buckets)
 

@@ -4,6 +4,11 @@ Teardown ends with it, and it answers on its own for a pipeline torn down elsewh
 scans for its own resources (`Kind.leftovers`, in `scan_rank` order); a last pass over the
 Resource Groups Tagging API catches anything else carrying the pipeline's tag. Buckets are not
 counted (they stay on purpose), but notification entries of ours left on them are.
+
+`present` answers per kind, buckets included: every kind a plan can create has a scan (kinds
+without tags through their parent: Lambda permissions on the dispatchers, schedule targets on
+the rules, notification entries on the buckets). tests/deploy/test_leftover_kinds.py proves it
+kind by kind.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from collections.abc import Sequence
 from yunpipe_tui import resource_names as names
 from yunpipe_tui.aws import AwsContext
 from yunpipe_tui.deploy.kinds import scanned
-from yunpipe_tui.deploy.kinds.base import Scope
+from yunpipe_tui.deploy.kinds.base import DATA, Scope
 
 # Services whose deleted resources the tagging API may still list (ECS keeps INACTIVE task
 # definitions, EC2 terminated instances) or that stay on purpose (S3): checked by the kinds.
@@ -26,9 +31,16 @@ def leftovers(ctx: AwsContext, pipeline: str, buckets: Sequence[str] = ()) -> li
     scope = Scope(ctx, pipeline, tuple(buckets))
     found: list[str] = []
     for kind in scanned():
-        found += kind.leftovers(scope)
+        if kind.teardown_stage != DATA:
+            found += kind.leftovers(scope)
     found += _tagged(ctx, pipeline, found)
     return found
+
+
+def present(ctx: AwsContext, pipeline: str, buckets: Sequence[str] = ()) -> dict[str, list[str]]:
+    """{kind: what of it exists} for every scanned kind, buckets included."""
+    scope = Scope(ctx, pipeline, tuple(buckets))
+    return {kind.name: kind.leftovers(scope) for kind in scanned()}
 
 
 def _tagged(ctx: AwsContext, pipeline: str, known: list[str]) -> list[str]:

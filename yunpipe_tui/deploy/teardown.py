@@ -21,30 +21,41 @@ It ends with a leftover scan (`leftovers`), reported in the result.
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from yunpipe_tui import resource_names as names
 from yunpipe_tui.aws import AwsContext, error_message, is_gone
 from yunpipe_tui.deploy import events as ev
 from yunpipe_tui.deploy import journal as jr
+from yunpipe_tui.deploy import records
 from yunpipe_tui.deploy.kinds import get as kind_named
 from yunpipe_tui.deploy.kinds import swept
 from yunpipe_tui.deploy.kinds.base import DATA, EARLY, GONE_MARK, LATE, Scope, unless_gone
 from yunpipe_tui.deploy.kinds.bucket import Bucket
+from yunpipe_tui.deploy.kinds.notification import Notification
 from yunpipe_tui.deploy.leftovers import leftovers
 from yunpipe_tui.errors import YunpipeError
+from yunpipe_tui.state import scan
+from yunpipe_tui.state.scan import Found
+from yunpipe_tui.state.target import Target
 
 __all__ = [
     "NothingToTearDown",
+    "Resolved",
+    "TargetMismatch",
     "Teardown",
     "TeardownResult",
     "bucket_object_counts",
     "buckets_created",
     "describe_error",
     "leftovers",
+    "resolve",
     "resolve_pipeline",
     "rollback",
     "teardown",
@@ -59,6 +70,8 @@ class TeardownResult:
     kept_buckets: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     leftovers: list[str] = field(default_factory=list)
+    # look-alikes: match this pipeline's names but carry no yunpipe tag (reported, kept)
+    not_removed: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -69,22 +82,57 @@ class NothingToTearDown(YunpipeError):
     exit_code = 0
 
 
+class TargetMismatch(YunpipeError):
+    """The record belongs to another account or endpoint than the credentials in use."""
+
+
+class _Unsaved(jr.Journal):
+    """A journal that is never written: teardown from the account's tags alone, when the file
+    on disk belongs to another account or endpoint (it must stay as it is)."""
+
+    def save(self) -> None:
+        return None
+
+
+def tag_only_record(pipeline: str, target: Target) -> jr.PipelineRecord:
+    """A record with no entries, made against `target`: teardown then works from the tags."""
+    data = {
+        "pipeline": pipeline,
+        "status": "",
+        "account_id": target.account_id,
+        "region": target.region,
+        "endpoint_url": target.endpoint,
+        "resources": {},
+        "order": [],
+        "steps": [],
+    }
+    return jr.PipelineRecord(pipeline, jr.path_for(pipeline), data)
+
+
 class Teardown:
+    """Remove one pipeline. `persist=False`: never write its journal file (see `_Unsaved`)."""
+
     def __init__(
         self,
         record: jr.PipelineRecord,
         ctx: AwsContext,
         sink: ev.EventSink | None = None,
+        *,
+        persist: bool = True,
     ) -> None:
         self.record = record
         self.p = record.pipeline
         self.ctx = ctx.for_region(record.region) if record.region else ctx
         self.sink = sink or ev.null_sink
         self.result = TeardownResult(self.p)
-        self.journal = jr.Journal(self.p, record.data)
+        journal_class = jr.Journal if persist else _Unsaved
+        self.journal = journal_class(self.p, record.data)
+        self._done: set[tuple[str, str]] = set()  # (kind, name) handled in this run
+        self._lookalikes: set[str] = set()
 
     def _do(self, key: str, kind: str, name: str, group: str, fn: Callable[[], bool]) -> None:
         """Run one delete (True: removed, False: already gone), report it, journal it."""
+        self._done.add((kind, name))
         start = time.monotonic()
         self.sink(ev.Event(ev.STARTED, key, kind, name, group, "delete"))
         try:
@@ -124,7 +172,17 @@ class Teardown:
         kind = kind_named(entry.get("kind", ""))
         return kind.teardown_stage if kind is not None else None
 
+    def check_target(self) -> None:
+        """Before the first delete: the credentials in use reach the record's account and
+        endpoint, or nothing is sent (TargetMismatch names where the record belongs)."""
+        target = records.current_target(self.ctx)
+        if not records.belongs(self.record, target):
+            raise TargetMismatch(records.elsewhere_line(self.record))
+
     def run(self, delete_buckets: bool = False, only: list[str] | None = None) -> TeardownResult:
+        full = only is None
+        if full:
+            self.check_target()
         data = self.journal.data
         data["status"] = jr.TEARING_DOWN
         self.journal.save()
@@ -136,14 +194,20 @@ class Teardown:
             for k in reversed(order)
             if resources[k].get("status") in (jr.INTENT, jr.CREATED) and (only is None or k in only)
         ]
+        tagged: list[Found] = self._tagged() if full else []
+        buckets = self._buckets(tagged) if full else []
         for key in live:
             if self._stage(resources[key]) in (EARLY, None):
                 self._delete_entry(key, resources[key])
-        if only is None:
-            self._sweep()
+        if full:
+            self._notifications(buckets)
+            self._tag_sweep(tagged, EARLY)
+            self._sweep(tagged)
         for key in live:
             if self._stage(resources[key]) == LATE:
                 self._delete_entry(key, resources[key])
+        if full:
+            self._tag_sweep(tagged, LATE)
         for key in live:
             entry = resources[key]
             if self._stage(entry) != DATA:
@@ -155,33 +219,192 @@ class Teardown:
         for entry in resources.values():
             if entry.get("kind") == "bucket" and entry.get("status") == jr.EXISTING:
                 self.result.kept_buckets.append(entry["name"])
-        if only is None:
+        if full:
+            self._tagged_buckets(tagged, delete_buckets)
             self.sink(ev.Event(ev.INFO, kind="phase", name="scan", message=self.p))
-            buckets = [e["name"] for e in resources.values() if e.get("kind") == "bucket"]
-            self.result.leftovers = leftovers(self.ctx, self.p, buckets)
+            self.result.leftovers = [
+                item
+                for item in leftovers(self.ctx, self.p, buckets)
+                if _leftover_name(item) not in self._lookalikes
+            ]
             for item in self.result.leftovers:
                 self.sink(ev.Event(ev.WARNING, message=f"still present: {item}"))
         failed = bool(self.result.failed or self.result.leftovers)
-        if only is None:
+        if full:
             self.journal.set_status(jr.FAILED if failed else jr.TORN_DOWN)
         else:
             self.journal.set_status(jr.FAILED, "rolled back after a failed deploy")
         return self.result
 
-    def _sweep(self) -> None:
-        """What carries this pipeline's names or tag but the journal did not list, and the
-        instances and alarms the dispatchers made."""
-        resources = self.journal.data.get("resources", {}).values()
-        known: set[str] = {e.get("name", "") for e in resources}
+    # --- the account is the truth ------------------------------------------------------------
+
+    def _tagged(self) -> list[Found]:
+        """Everything in the account tagged yunpipe:pipeline=<p> (state.scan)."""
+        try:
+            return list(scan.pipelines(self.ctx, self.p).get(self.p, []))
+        except Exception as exc:
+            if isinstance(exc, YunpipeError):
+                raise
+            line = f"the tag scan failed ({error_message(exc)}); removing by the journal only"
+            self.result.failed.append(line)
+            self.sink(ev.Event(ev.WARNING, message=line))
+            return []
+
+    def _buckets(self, tagged: list[Found]) -> list[str]:
+        """Buckets that may hold this pipeline's notification entries: the journal's, the
+        tagged ones, and the sources the dispatchers' S3 permissions name (read before any
+        delete: the permissions go with the dispatchers)."""
+        found = [
+            e["name"]
+            for e in self.journal.data.get("resources", {}).values()
+            if e.get("kind") == "bucket" and e.get("name")
+        ]
+        found += [f.name for f in tagged if f.kind == "bucket"]
+        lam = self.ctx.client("lambda")
+        functions = {f.name for f in tagged if f.kind == "dispatcher"}
+        functions |= {s.dispatcher for s in self.record.steps if s.dispatcher}
+        for function in sorted(functions):
+            got = unless_gone(partial(lam.get_policy, FunctionName=function))
+            if got is GONE_MARK:
+                continue
+            for statement in json.loads(got.get("Policy") or "{}").get("Statement", []):
+                arn = json.dumps(statement.get("Condition", {}))
+                found += re.findall(r"arn:aws[a-z-]*:s3:::([a-z0-9.\-]+)", arn)
+        return sorted(set(found))
+
+    def _notifications(self, buckets: list[str]) -> None:
+        """This pipeline's entries on those buckets, whatever the journal says (a bucket with
+        none of ours left is not mentioned)."""
+        kind = Notification()
+        for bucket in buckets:
+            key, name = f"tagged/notification/{bucket}", f"{bucket}/{names.base(self.p)}-s*"
+            try:
+                removed, odd = kind.sweep_bucket(self.ctx, bucket, self.p)
+            except Exception as exc:
+                message = error_message(exc)
+                self.result.failed.append(f"notification {name}: {message}")
+                self.sink(ev.Event(ev.FAILED, key, "notification", name, "buckets", "delete"))
+                continue
+            if removed:
+                self.result.deleted.append(f"notification {name}")
+                self.sink(ev.Event(ev.DONE, key, "notification", name, "buckets", "delete"))
+            for entry in odd:
+                self._lookalike("notification", f"{bucket}/{entry}")
+
+    def _tag_sweep(self, tagged: list[Found], stage: int) -> None:
+        """Delete each tagged resource of a planned kind (buckets aside) not handled yet."""
+        for found in tagged:
+            handler = kind_named(found.kind)
+            if handler is None or not handler.in_plan or handler.teardown_stage != stage:
+                continue
+            name = _resource_name(found)
+            if (found.kind, name) in self._done:
+                continue
+            key = f"tagged/{found.kind}/{name}"
+            delete = _deleter(handler, self.ctx, name)
+            self._do(key, found.kind, name, found.step or "shared", delete)
+
+    def _tagged_buckets(self, tagged: list[Found], delete_buckets: bool) -> None:
+        """Buckets tagged with the pipeline that the journal does not list (yunpipe made them)."""
+        listed = {e.get("name") for e in self.journal.data.get("resources", {}).values()}
+        for found in tagged:
+            if found.kind != "bucket" or found.name in listed:
+                continue
+            if delete_buckets:
+                self.delete_bucket(f"tagged/bucket/{found.name}", found.name)
+            else:
+                self.result.kept_buckets.append(found.name)
+
+    def _lookalike(self, what: str, name: str) -> None:
+        line = (
+            f"not removed: {what} {name} matches this pipeline's names but carries no yunpipe tag"
+        )
+        self._lookalikes.add(name)
+        self.result.not_removed.append(line)
+        self.sink(ev.Event(ev.WARNING, message=line))
+
+    def _sweep(self, tagged: list[Found]) -> None:
+        """What matches this pipeline's names but neither the journal walk nor the tag sweep
+        handled: tagged finds (instances, their alarms) are deleted, look-alikes reported."""
+        known = {name for _, name in self._done}
+        known |= {_resource_name(f) for f in tagged}
         scope = Scope(self.ctx, self.p)
         for kind in swept():
             for found in kind.sweep(scope, known):
-                self._do(found.key, found.kind, found.name, found.group, found.delete)
+                if found.tagged:
+                    self._do(found.key, found.kind, found.name, found.group, found.delete)
+                else:
+                    self._lookalike(kind.label, found.name)
+
+
+def _deleter(handler: Any, ctx: AwsContext, name: str) -> Callable[[], bool]:
+    return lambda: bool(handler.delete(ctx, name, {}))
+
+
+def _resource_name(found: Found) -> str:
+    """The name a kind deletes by: a task definition's family, without its revision."""
+    return found.name.split(":", 1)[0] if found.kind == "task_definition" else found.name
+
+
+def _leftover_name(line: str) -> str:
+    """The resource name in a leftover line ("queue NAME", "task definition FAMILY:REV")."""
+    name = line.rsplit(" ", 1)[-1]
+    return name.split(":", 1)[0] if line.startswith("task definition ") else name
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What `yunpipe teardown` acts on: a record (or one built for the tags), whether its
+    journal may be written, and lines for the user (damaged or foreign journal)."""
+
+    record: jr.PipelineRecord
+    persist: bool = True
+    lines: list[str] = field(default_factory=list)
+    from_tags: bool = False
+
+
+def resolve(pipeline: str | None, ctx: AwsContext) -> Resolved:
+    """The pipeline to tear down, of the account and endpoint in use.
+
+    Without a name: the newest record of this target not torn down. With one: its journal when
+    usable and ours; otherwise (missing, damaged, another account's) the account's tags, with
+    one line saying why. NothingToTearDown (exit 0) when neither knows the pipeline."""
+    if pipeline is None:
+        record, found = records.most_recent(ctx)
+        if record is None:
+            notes = "".join(f"\n{line}" for line in found.lines())
+            raise NothingToTearDown(f"nothing to tear down: no deployed pipeline found{notes}")
+        if not record.account_id:  # an old journal naming no account: by its tags instead
+            return resolve(record.pipeline, ctx)
+        return Resolved(record, lines=found.warnings)
+    record, warning = jr.load_checked(pipeline)
+    target = records.current_target(ctx)
+    lines = [warning] if warning else []
+    persist = True
+    if record is not None:
+        if records.belongs(record, target):
+            return Resolved(record, lines=lines)
+        lines.append(records.elsewhere_line(record))
+        persist = False  # the file is another account's record: it stays as it is
+    tagged = scan.pipelines(ctx, pipeline).get(pipeline, [])
+    if not tagged:
+        why = "" if lines else f"no journal for pipeline {pipeline!r} and "
+        lines.append(
+            f"nothing to tear down: {why}nothing in {target.describe()} carries the tag "
+            f"{names.TAG_PIPELINE}={pipeline}"
+        )
+        raise NothingToTearDown("\n".join(lines))
+    if record is None and not warning:
+        lines.append(f"no journal for pipeline {pipeline}; removing what carries its tag")
+    if warning:
+        jr.Journal.open(pipeline)  # moves the damaged file aside (kept for inspection)
+    return Resolved(tag_only_record(pipeline, target), persist, lines, from_tags=True)
 
 
 def resolve_pipeline(pipeline: str | None, delete_buckets: bool = False) -> jr.PipelineRecord:
     """The named pipeline's journal (even if torn down: teardown is idempotent and its
     cross-check still runs), or the most recent one not torn down; NothingToTearDown when none.
+    Journals only, any target: `resolve(pipeline, ctx)` is what acts on the account in use.
     """
     if pipeline is None:
         record = jr.most_recent()
@@ -231,9 +454,12 @@ def teardown(
     *,
     delete_buckets: bool = False,
 ) -> TeardownResult:
-    """Tear down `pipeline` (None: the most recent). Raises NothingToTearDown (exit 0)."""
-    record = resolve_pipeline(pipeline, delete_buckets)
-    return Teardown(record, ctx, sink).run(delete_buckets=delete_buckets)
+    """Tear down `pipeline` (None: the most recent of the account in use) by its journal and
+    its tags. Raises NothingToTearDown (exit 0) or TargetMismatch."""
+    found = resolve(pipeline, ctx)
+    return Teardown(found.record, ctx, sink, persist=found.persist).run(
+        delete_buckets=delete_buckets
+    )
 
 
 def _is_empty(s3: Any, bucket: str) -> bool:

@@ -11,6 +11,7 @@ import importlib.util
 import json
 import logging
 import os
+import shlex
 import shutil
 import tempfile
 import threading
@@ -274,6 +275,8 @@ class Sandbox:
         self._context = None
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
+        else:  # its records go with it even when the caller keeps the workdir
+            shutil.rmtree(self.state_dir, ignore_errors=True)
 
     def reset(self) -> None:
         """Forget every resource (POST /moto-api/reset) and every local task and instance."""
@@ -292,6 +295,11 @@ class Sandbox:
         self.stop()
 
     # ----------------------------------------------------------------- for callers
+    @property
+    def state_dir(self) -> Path:
+        """Where yunpipe keeps the records of deploys to this sandbox (inside its workdir)."""
+        return self.workdir / "state"
+
     def environ(self) -> dict[str, str]:
         """What a process (or the AWS CLI) needs to talk to this sandbox."""
         return {
@@ -300,10 +308,12 @@ class Sandbox:
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
             "YUNPIPE_SANDBOX": "1",  # yunpipe_tui.sandbox_hints.on_sandbox
+            # Deploy journals and locks of the sandbox stay in it and vanish when it stops.
+            "YUNPIPE_STATE_DIR": str(self.state_dir),
         }
 
     def export_lines(self) -> list[str]:
-        return [f"export {k}={v}" for k, v in self.environ().items()]
+        return [f"export {k}={shlex.quote(v)}" for k, v in self.environ().items()]
 
     def aws_context(self, counter: Any = None) -> AwsContext:
         """A fresh AwsContext on the sandbox with the dummy credentials (never the user's)."""

@@ -37,6 +37,7 @@ class Alarm(Kind):
                 self.name,
                 f"{len(alarms)} idle alarm(s)",
                 lambda: removed(lambda: cw.delete_alarms(AlarmNames=alarms)),
+                tagged=True,  # named after an instance of this pipeline's step by its dispatcher
             )
 
     def leftovers(self, scope: Scope) -> list[str]:

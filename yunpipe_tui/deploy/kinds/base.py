@@ -118,13 +118,17 @@ class Ops:
 
 @dataclass(frozen=True)
 class Found:
-    """A stray resource the teardown sweep found (not in the journal) and how to delete it."""
+    """A resource the teardown sweep found that neither the journal walk nor the tag sweep
+    removed, and how to delete it. `tagged`: found through this pipeline's tag (or a tagged
+    parent), so teardown deletes it; otherwise it only matches a derived name and teardown
+    reports it and leaves it alone."""
 
     key: str
     kind: str
     name: str
     delete: Callable[[], bool]
     group: str = "shared"
+    tagged: bool = False
 
 
 @dataclass(frozen=True)
@@ -196,11 +200,13 @@ class Kind:
         return None
 
     def sweep(self, scope: Scope, known: set[str]) -> Iterator[Found]:
-        """Resources of this pipeline the journal does not list (teardown deletes them)."""
+        """Resources matching this pipeline's names that are not in `known` (the names the
+        journal and the tag sweep already handled). Teardown deletes those marked `tagged`
+        and reports the others as look-alikes."""
         return iter(())
 
     def leftovers(self, scope: Scope) -> list[str]:
-        """One line per resource of this kind that still exists after teardown."""
+        """One line per resource of this kind that still exists ("<what> <name>")."""
         return []
 
     def stray(self, scope: Scope, name: str) -> Found:

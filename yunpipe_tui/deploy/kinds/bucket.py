@@ -6,9 +6,10 @@ from public access), never deleted. Teardown deletes the ones yunpipe created on
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
+from yunpipe_tui import resource_names as names
 from yunpipe_tui.aws import AwsContext, error_code
 from yunpipe_tui.deploy.kinds.base import (
     CURRENT,
@@ -17,6 +18,7 @@ from yunpipe_tui.deploy.kinds.base import (
     MISSING,
     Kind,
     Ops,
+    Scope,
     removed,
     tag_list,
     unless_gone,
@@ -31,6 +33,7 @@ class Bucket(Kind):
     label = "S3 bucket"
     user_owned_when_found = True
     teardown_stage = DATA
+    scan_rank = 5  # reported by `present`, never a leftover: buckets stay unless asked
 
     def plan_shared(self, layout: PipelineLayout) -> list[Resource]:
         chain, step_ids = layout.chain, layout.step_ids
@@ -124,3 +127,16 @@ class Bucket(Kind):
             for i in range(0, len(batch), 1000):
                 s3.delete_objects(Bucket=name, Delete={"Objects": batch[i : i + 1000]})
         return removed(lambda: s3.delete_bucket(Bucket=name))
+
+    def tagged(self, scope: Scope) -> Iterator[str]:
+        """Buckets carrying this pipeline's tag (the ones yunpipe created for it)."""
+        paginator = scope.ctx.client("resourcegroupstaggingapi").get_paginator("get_resources")
+        for page in paginator.paginate(
+            ResourceTypeFilters=["s3"],
+            TagFilters=[{"Key": names.TAG_PIPELINE, "Values": [scope.pipeline]}],
+        ):
+            for item in page.get("ResourceTagMappingList", []):
+                yield str(item["ResourceARN"]).rsplit(":", 1)[-1]
+
+    def leftovers(self, scope: Scope) -> list[str]:
+        return [f"bucket {name}" for name in self.tagged(scope)]

@@ -227,6 +227,10 @@ class Dispatcher(Kind):
         removed(lambda: ctx.client("logs").delete_log_group(logGroupName=f"/aws/lambda/{name}"))
         return gone
 
+    def functions(self, scope: Scope) -> Iterator[str]:
+        """The pipeline's dispatcher functions, by name."""
+        return self._functions(scope)
+
     def _functions(self, scope: Scope) -> Iterator[str]:
         lam = scope.ctx.client("lambda")
         for page in lam.get_paginator("list_functions").paginate():

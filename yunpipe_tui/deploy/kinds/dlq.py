@@ -1,6 +1,5 @@
 """Each step's dead-letter queue: S3 events its container failed on `MAX_RECEIVE_COUNT` times,
-kept 14 days for a look. Deployed and deleted with the work queue's SQS code; the queue kind's
-sweep and leftover scan cover it too."""
+kept 14 days for a look. Deployed, deleted, swept and scanned with the work queue's SQS code."""
 
 from __future__ import annotations
 
@@ -15,8 +14,9 @@ from yunpipe_tui.deploy.model import Resource
 class DeadLetterQueue(Queue):
     name = "dlq"
     label = "dead-letter queue"
-    sweep_rank = None  # the work queue's sweep and scan list both queues
-    scan_rank = None
+    sweep_rank = 21
+    scan_rank = 11
+    suffix = "-dlq"
 
     def plan_step(self, layout: PipelineLayout, step: StepLayout) -> list[Resource]:
         return [

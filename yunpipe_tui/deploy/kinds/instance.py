@@ -38,6 +38,7 @@ class Instance(Kind):
                 self.name,
                 instance,
                 partial(removed, partial(ec2.terminate_instances, InstanceIds=[instance])),
+                tagged=True,  # described by its yunpipe:pipeline tag
             )
 
     def leftovers(self, scope: Scope) -> list[str]:

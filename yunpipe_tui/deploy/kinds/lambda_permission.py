@@ -5,10 +5,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from functools import partial
+from typing import Any, ClassVar
 
 from yunpipe_tui.aws import AwsContext, error_code
-from yunpipe_tui.deploy.kinds.base import CURRENT, MISSING, STALE, Kind, Ops, removed
+from yunpipe_tui.deploy.kinds.base import (
+    CURRENT,
+    GONE_MARK,
+    MISSING,
+    STALE,
+    Kind,
+    Ops,
+    Scope,
+    removed,
+    unless_gone,
+)
 from yunpipe_tui.deploy.model import Resource
 
 
@@ -27,7 +38,10 @@ def _statement(ops: Ops, function: str, sid: str) -> dict[str, Any] | None:
 
 class LambdaPermission(Kind):
     """A principal (`s3.amazonaws.com`, `events.amazonaws.com`) allowed to invoke a dispatcher,
-    only from its source ARN and account."""
+    only from its source ARN and account. Not taggable: found through its tagged parent, the
+    dispatcher (and removed with it)."""
+
+    statement_id: ClassVar[str] = ""
 
     def inspect(self, ops: Ops, r: Resource, cfg: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         statement = _statement(ops, cfg["function"], cfg["statement_id"])
@@ -76,3 +90,21 @@ class LambdaPermission(Kind):
                 FunctionName=params["function"], StatementId=params["statement_id"]
             )
         )
+
+    def leftovers(self, scope: Scope) -> list[str]:
+        """This kind's statement on each of the pipeline's dispatchers that still exist."""
+        from yunpipe_tui.deploy.kinds.dispatcher import Dispatcher
+
+        lam = scope.ctx.client("lambda")
+        found: list[str] = []
+        for function in Dispatcher().functions(scope):
+            got = unless_gone(partial(lam.get_policy, FunctionName=function))
+            if got is GONE_MARK:
+                continue
+            statements = json.loads(got.get("Policy") or "{}").get("Statement", [])
+            found += [
+                f"permission {function}/{st['Sid']}"
+                for st in statements
+                if st.get("Sid") == self.statement_id
+            ]
+        return found

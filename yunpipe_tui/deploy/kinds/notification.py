@@ -152,3 +152,34 @@ class Notification(Kind):
                 if ours.match(e.get("Id", ""))
             ]
         return found
+
+    def sweep_bucket(self, ctx: AwsContext, bucket: str, pipeline: str) -> tuple[bool, list[str]]:
+        """Remove this pipeline's entries from `bucket` whatever the journal says: an entry is
+        ours when its id is `yunpipe-<p>-s<k>` and it points to the dispatcher of that name.
+        Returns (removed any, ids that look like ours but point elsewhere: left alone)."""
+        s3 = ctx.client("s3")
+        got = unless_gone(lambda: s3.get_bucket_notification_configuration(Bucket=bucket))
+        if got is GONE_MARK:
+            return False, []
+        config = _configuration(got)
+        entries = config.get("LambdaFunctionConfigurations", [])
+        id_pattern = re.compile(re.escape(names.base(pipeline)) + r"-(s\d+)$")
+        mine, odd = [], []
+        for e in entries:
+            m = id_pattern.match(e.get("Id", ""))
+            if not m:
+                continue
+            function = str(e.get("LambdaFunctionArn", "")).rsplit(":", 1)[-1]
+            if function == names.dispatcher(pipeline, m.group(1)):
+                mine.append(e)
+            else:
+                odd.append(str(e.get("Id")))
+        if not mine:
+            return False, odd
+        keep = [e for e in entries if e not in mine]
+        if keep:
+            config["LambdaFunctionConfigurations"] = keep
+        else:
+            config.pop("LambdaFunctionConfigurations", None)
+        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=config)
+        return True, odd

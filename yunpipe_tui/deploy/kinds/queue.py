@@ -49,6 +49,7 @@ class Queue(Kind):
     label = "work queue"
     sweep_rank: ClassVar[int | None] = 20
     scan_rank: ClassVar[int | None] = 10
+    suffix: ClassVar[str] = "-queue"  # the scans tell the two SQS kinds apart by it
 
     def plan_step(self, layout: PipelineLayout, step: StepLayout) -> list[Resource]:
         k = step.prefix
@@ -165,15 +166,16 @@ class Queue(Kind):
             return False
         return removed(lambda: sqs.delete_queue(QueueUrl=url))
 
-    # the scans: both queues of every step
+    # the scans: this kind's queue of every step
 
     def _names(self, scope: Scope) -> Iterator[str]:
         sqs = scope.ctx.client("sqs")
-        urls = sqs.list_queues(QueueNamePrefix=scope.base + "-").get("QueueUrls", [])
-        for url in urls:
-            name = url.rsplit("/", 1)[-1]
-            if scope.pattern.match(name):
-                yield name
+        pages = sqs.get_paginator("list_queues").paginate(QueueNamePrefix=scope.base + "-")
+        for page in pages:
+            for url in page.get("QueueUrls", []):
+                name = url.rsplit("/", 1)[-1]
+                if scope.pattern.match(name) and name.endswith(self.suffix):
+                    yield name
 
     def sweep(self, scope: Scope, known: set[str]) -> Iterator[Found]:
         for name in self._names(scope):
@@ -181,4 +183,7 @@ class Queue(Kind):
                 yield self.stray(scope, name)
 
     def leftovers(self, scope: Scope) -> list[str]:
-        return [f"queue {name}" for name in self._names(scope)]
+        return [
+            f"{'queue' if self.suffix == '-queue' else 'dead-letter queue'} {name}"
+            for name in self._names(scope)
+        ]

@@ -13,6 +13,8 @@ from yunpipe_tui.deploy.model import Resource
 class S3Permission(LambdaPermission):
     name = "s3_permission"
     label = "S3 → Lambda permission"
+    statement_id = "yunpipe-s3-invoke"
+    scan_rank = 21
 
     def plan_step(self, layout: PipelineLayout, step: StepLayout) -> list[Resource]:
         k = step.prefix
@@ -26,7 +28,7 @@ class S3Permission(LambdaPermission):
                 depends_on=(k + "dispatcher", bucket_key(step.in_bucket)),
                 config={
                     "function": step.function,
-                    "statement_id": "yunpipe-s3-invoke",
+                    "statement_id": self.statement_id,
                     "principal": "s3.amazonaws.com",
                     "source_arn": policies.bucket_arn(step.in_bucket, layout.region),
                     "source_account": layout.account,

@@ -11,6 +11,8 @@ from yunpipe_tui.deploy.model import Resource
 class SchedulePermission(LambdaPermission):
     name = "schedule_permission"
     label = "schedule → Lambda permission"
+    statement_id = "yunpipe-reconcile-invoke"
+    scan_rank = 22
 
     def plan_step(self, layout: PipelineLayout, step: StepLayout) -> list[Resource]:
         k = step.prefix
@@ -24,7 +26,7 @@ class SchedulePermission(LambdaPermission):
                 depends_on=(k + "dispatcher", step.rule_key),
                 config={
                     "function": step.function,
-                    "statement_id": "yunpipe-reconcile-invoke",
+                    "statement_id": self.statement_id,
                     "principal": "events.amazonaws.com",
                     "source_arn": policies.rule_arn(layout.region, layout.account, step.rule),
                     "source_account": layout.account,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from yunpipe_tui.aws import AwsContext, error_code
@@ -15,6 +16,7 @@ from yunpipe_tui.deploy.kinds.base import (
     STALE,
     Kind,
     Ops,
+    Scope,
     json_equal,
     unless_gone,
 )
@@ -26,8 +28,11 @@ RECONCILE_INPUT = json.dumps({"yunpipe": "reconcile"})
 
 
 class ScheduleTarget(Kind):
+    """Not taggable: found through its tagged parent, the rule (and removed with it)."""
+
     name = "schedule_target"
     label = "schedule target"
+    scan_rank = 61
 
     def plan_step(self, layout: PipelineLayout, step: StepLayout) -> list[Resource]:
         k = step.prefix
@@ -92,3 +97,16 @@ class ScheduleTarget(Kind):
             return False
         events.remove_targets(Rule=rule, Ids=[target])
         return True
+
+    def leftovers(self, scope: Scope) -> list[str]:
+        """Targets still on the pipeline's reconcile rules."""
+        from yunpipe_tui.deploy.kinds.schedule_rule import schedule_rules
+
+        events = scope.ctx.client("events")
+        found: list[str] = []
+        for rule in schedule_rules(scope.ctx, scope.pipeline):
+            got = unless_gone(partial(events.list_targets_by_rule, Rule=rule))
+            if got is GONE_MARK:
+                continue
+            found += [f"schedule target {rule}/{t['Id']}" for t in got.get("Targets", [])]
+        return found

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import partial
 from typing import Any
 
@@ -16,6 +16,7 @@ from yunpipe_tui.deploy.kinds.base import (
     CURRENT,
     MISSING,
     STALE,
+    Found,
     Kind,
     Ops,
     Scope,
@@ -24,6 +25,7 @@ from yunpipe_tui.deploy.kinds.base import (
 )
 from yunpipe_tui.deploy.layout import PipelineLayout, StepLayout
 from yunpipe_tui.deploy.model import Resource
+from yunpipe_tui.state.scan import task_definition_families, task_definitions
 
 CONTAINER_NAME = "algorithm"
 SPEC_TAG = "yunpipe:spec"
@@ -38,6 +40,7 @@ def spec_hash(config: Mapping[str, Any]) -> str:
 class TaskDefinition(Kind):
     name = "task_definition"
     label = "task definition"
+    sweep_rank = 45
     scan_rank = 40
 
     def plan_step(self, layout: PipelineLayout, step: StepLayout) -> list[Resource]:
@@ -157,12 +160,15 @@ class TaskDefinition(Kind):
             removed(partial(ecs.deregister_task_definition, taskDefinition=arn))
         return bool(arns)
 
+    def sweep(self, scope: Scope, known: set[str]) -> Iterator[Found]:
+        for family in task_definition_families(scope.ctx, scope.pipeline):
+            if family not in known:
+                yield self.stray(scope, family)
+
     def leftovers(self, scope: Scope) -> list[str]:
-        active = scope.ctx.client("ecs").list_task_definitions(
-            familyPrefix=scope.base, status="ACTIVE"
-        )
+        # ListTaskDefinitions(familyPrefix=) matches a whole family name, not a prefix: the
+        # families are listed by real prefix first (state.scan), then their revisions.
         return [
             f"task definition {arn.split('/')[-1]}"
-            for arn in active.get("taskDefinitionArns", [])
-            if scope.pattern.match(arn.split("/")[-1].split(":")[0])
+            for arn in task_definitions(scope.ctx, scope.pipeline)
         ]

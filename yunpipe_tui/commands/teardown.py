@@ -30,6 +30,7 @@ def run_teardown(
 
     from yunpipe_tui.deploy import journal as jr
     from yunpipe_tui.deploy import teardown as td
+    from yunpipe_tui.deploy.guarded import locked_teardown
     from yunpipe_tui.deploy.progress import PlainLines
 
     console = console or Console(highlight=False)
@@ -73,8 +74,12 @@ def run_teardown(
     if not yes and not click.confirm(f"Tear down {record.pipeline}?", default=False):
         say("cancelled: nothing was changed")
         return EXIT_FAILED
-    result = td.Teardown(jr.load(record.pipeline) or record, ctx, PlainLines(say)).run(
-        delete_buckets=delete_buckets
+    result = locked_teardown(  # the pipeline's lock first, then its journal as it is now
+        ctx,
+        record,
+        lambda: td.Teardown(jr.load(record.pipeline) or record, ctx, PlainLines(say)).run(
+            delete_buckets=delete_buckets
+        ),
     )
     if result.kept_buckets:
         say(f"Buckets kept with your data: {', '.join(sorted(set(result.kept_buckets)))}")

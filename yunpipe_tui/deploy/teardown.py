@@ -30,6 +30,7 @@ from typing import Any
 from yunpipe_tui.aws import AwsContext, error_message, is_gone
 from yunpipe_tui.deploy import events as ev
 from yunpipe_tui.deploy import journal as jr
+from yunpipe_tui.deploy.guarded import locked_teardown
 from yunpipe_tui.deploy.kinds import get as kind_named
 from yunpipe_tui.deploy.kinds import swept
 from yunpipe_tui.deploy.kinds.base import DATA, EARLY, GONE_MARK, LATE, Scope, unless_gone
@@ -233,7 +234,13 @@ def teardown(
 ) -> TeardownResult:
     """Tear down `pipeline` (None: the most recent). Raises NothingToTearDown (exit 0)."""
     record = resolve_pipeline(pipeline, delete_buckets)
-    return Teardown(record, ctx, sink).run(delete_buckets=delete_buckets)
+    return locked_teardown(  # the lock first, then the journal as it is now
+        ctx,
+        record,
+        lambda: Teardown(jr.load(record.pipeline) or record, ctx, sink).run(
+            delete_buckets=delete_buckets
+        ),
+    )
 
 
 def _is_empty(s3: Any, bucket: str) -> bool:

@@ -279,6 +279,12 @@ DEPLOY_ACTIONS: tuple[str, ...] = (
     "ec2:DescribeSubnets",
     "ec2:DescribeKeyPairs",
     "ssm:GetParameter",
+    # the pipeline lock marker and the account's pipeline registry (/yunpipe/*)
+    "ssm:PutParameter",
+    "ssm:DeleteParameter",
+    "ssm:GetParametersByPath",
+    "ssm:AddTagsToResource",
+    "tag:GetResources",
 )
 
 

@@ -1,5 +1,5 @@
-"""`yunpipe deploy -f FILE [--dry-run] [--yes] [--rollback] [-uu]` and the seed's
-`setup-pipe -f FILE... [-uu]`."""
+"""`yunpipe deploy -f FILE [--dry-run] [--yes] [--rollback] [--replace] [-uu]` and the seed's
+`setup-pipe -f FILE... [-uu] [--replace]`."""
 
 from __future__ import annotations
 
@@ -32,14 +32,18 @@ def run_deploy(
     dry_run: bool = False,
     yes: bool = False,
     rollback: bool = False,
+    replace: bool = False,
     console: Any = None,
 ) -> int:
-    """Plan, show, confirm, deploy one workflow file. Returns the exit code."""
+    """Plan, show, confirm, deploy one workflow file. Returns the exit code.
+
+    `replace` takes over a pipeline name another workflow deployed (`--yes` never does)."""
     from rich.console import Console
 
     from yunpipe_tui import deploy as engine
     from yunpipe_tui.catalog import default_catalog
     from yunpipe_tui.deploy import teardown as td
+    from yunpipe_tui.deploy.guarded import sigterm_interrupts
     from yunpipe_tui.deploy.plan import algorithms_for, format_tree
     from yunpipe_tui.deploy.prepare import prepare
     from yunpipe_tui.deploy.progress import renderer
@@ -57,9 +61,11 @@ def run_deploy(
             file=path,
         )
     catalog = default_catalog()
-    prepared = prepare(path, options.aws(), catalog)
+    prepared = prepare(path, options.aws(), catalog, replace=replace)
     plan, ctx, workflow = prepared.plan, prepared.ctx, prepared.workflow
     for line in sandbox_warnings(algorithms_for(workflow, catalog).values()):
+        say(f"warning: {line}")
+    for line in prepared.warnings:
         say(f"warning: {line}")
     say(format_tree(plan, prepared.actions))
     counts = prepared.counts
@@ -74,8 +80,11 @@ def run_deploy(
         say("cancelled: nothing was changed")
         return EXIT_FAILED
     try:
-        with renderer(console, plan) as sink:
-            result = engine.deploy(plan, ctx, sink)
+        with sigterm_interrupts(), renderer(console, plan) as sink:
+            result = engine.deploy(plan, ctx, sink, replace=replace)
+    except engine.DeployInterrupted as exc:
+        click.echo(f"error: {exc}", err=True)
+        return exc.exit_code
     except engine.DeployError as exc:
         click.echo(f"error: {exc}", err=True)
         say("The journal keeps what was created; nothing else was touched.")
@@ -93,7 +102,8 @@ def run_deploy(
             say(f"To remove what was created: yunpipe teardown {plan.pipeline}")
         return EXIT_FAILED
     for warning in result.warnings:
-        say(f"warning: {warning}")
+        if warning not in prepared.warnings:
+            say(f"warning: {warning}")
     say(
         f"pipeline {plan.pipeline} deployed in {result.elapsed:.1f}s: "
         f"{result.count('create')} created, {result.count('update')} updated, "
@@ -110,22 +120,35 @@ def run_deploy(
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--rollback", is_flag=True, help="On failure, remove what this run created.")
 @click.option(
+    "--replace",
+    is_flag=True,
+    help="Take over a pipeline name deployed from another workflow (moves its notification).",
+)
+@click.option(
     "-uu",
     "--use-user-credential",
     "uu",
     is_flag=True,
     help="Accepted for compatibility; tasks use a task role, no credentials are stored.",
 )
-def command(path: str, dry_run: bool, yes: bool, rollback: bool, uu: bool) -> int:
+def command(path: str, dry_run: bool, yes: bool, rollback: bool, replace: bool, uu: bool) -> int:
     """Create or update every AWS resource of the pipeline described in FILE.
 
     Shows the plan (create / update / keep for each resource), asks to confirm unless --yes,
     then deploys. Re-running converges: nothing is duplicated. Ends with where to upload
     files and where results appear.
+
+    One deploy or teardown per pipeline runs at a time (a second one waits briefly, then
+    stops naming the holder). A pipeline name belongs to the workflow file that deployed it:
+    another file is refused unless --replace. A deploy whose output would reach its own input
+    through the account's pipelines is refused. Ctrl-C leaves the pipeline `interrupted`
+    (exit 130): deploy again to finish it, or tear it down.
     """
     if uu:
         click.echo(UU_NOTE)
-    return run_deploy(_options(), path, dry_run=dry_run, yes=yes, rollback=rollback)
+    return run_deploy(
+        _options(), path, dry_run=dry_run, yes=yes, rollback=rollback, replace=replace
+    )
 
 
 @click.command("setup-pipe", short_help="The seed's name for `yunpipe deploy --yes`.")
@@ -133,12 +156,15 @@ def command(path: str, dry_run: bool, yes: bool, rollback: bool, uu: bool) -> in
     "-f", "--file", "paths", multiple=True, required=True, type=click.Path(), help="Workflow file."
 )
 @click.option("-uu", "--use-user-credential", "uu", is_flag=True, help="Compatibility only.")
-def setup_pipe(paths: tuple[str, ...], uu: bool) -> int:
+@click.option(
+    "--replace", is_flag=True, help="Take over pipeline names deployed from other workflows."
+)
+def setup_pipe(paths: tuple[str, ...], uu: bool, replace: bool) -> int:
     """Deploy each workflow FILE without asking (`yunpipe deploy --yes -f FILE`)."""
     if uu:
         click.echo(UU_NOTE)
     status = EXIT_OK
     options = _options()
     for path in paths:
-        status = max(status, run_deploy(options, path, yes=True))
+        status = max(status, run_deploy(options, path, yes=True, replace=replace))
     return status

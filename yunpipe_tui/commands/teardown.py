@@ -31,6 +31,7 @@ def run_teardown(
     from yunpipe_tui import resource_names as names
     from yunpipe_tui.deploy import journal as jr
     from yunpipe_tui.deploy import teardown as td
+    from yunpipe_tui.deploy.guarded import locked_teardown
     from yunpipe_tui.deploy.progress import PlainLines
 
     console = console or Console(highlight=False)
@@ -86,11 +87,15 @@ def run_teardown(
     if not yes and not click.confirm(f"Tear down {record.pipeline}?", default=False):
         say("cancelled: nothing was changed")
         return EXIT_FAILED
-    current = jr.load(record.pipeline) if found.persist and not found.from_tags else None
-    try:
-        result = td.Teardown(current or record, ctx, PlainLines(say), persist=found.persist).run(
+
+    def run() -> td.TeardownResult:  # under the pipeline's lock: its journal as it is now
+        current = jr.load(record.pipeline) if found.persist and not found.from_tags else None
+        return td.Teardown(current or record, ctx, PlainLines(say), persist=found.persist).run(
             delete_buckets=delete_buckets
         )
+
+    try:
+        result = locked_teardown(ctx, record, run)
     except td.TargetMismatch as exc:
         click.echo(f"error: {exc}", err=True)
         return EXIT_FAILED

@@ -12,6 +12,8 @@ The package reads top to bottom as the pipeline it runs:
 - `kinds/`     one module per resource kind (plan fragment, inspect/create/update, delete, how
                the scans find it) behind a registry: a new kind is one module and one line;
 - `engine`     applies a plan through the kinds, in parallel where dependencies allow;
+- `guarded`    what runs around the engine and teardown: the pipeline's lock, its ownership
+               and loop checks, its account record, Ctrl-C/SIGTERM as `interrupted`;
 - `journal`    what was created, written atomically before and after every create;
 - `teardown`   removes a pipeline in reverse order, then scans for leftovers;
 - `events`, `progress`   the engine's event interface and its CLI renderers.
@@ -37,6 +39,12 @@ from yunpipe_tui.deploy.engine import (
     Engine,
     pipeline_names,
 )
+from yunpipe_tui.deploy.guarded import (
+    LOCK_WAIT,
+    DeployInterrupted,
+    OwnershipRefused,
+    deploy_plan,
+)
 from yunpipe_tui.deploy.kinds.base import CURRENT, MISSING, STALE
 from yunpipe_tui.deploy.kinds.dispatcher import code_sha256, dispatcher_zip, zip_source
 from yunpipe_tui.deploy.model import Plan
@@ -44,13 +52,16 @@ from yunpipe_tui.deploy.model import Plan
 __all__ = [
     "ACTION",
     "CURRENT",
+    "LOCK_WAIT",
     "MAX_WORKERS",
     "MISSING",
     "STALE",
     "DeployCancelled",
     "DeployError",
+    "DeployInterrupted",
     "DeployResult",
     "Engine",
+    "OwnershipRefused",
     "code_sha256",
     "deploy",
     "diff",
@@ -70,13 +81,28 @@ def deploy(
     max_workers: int = MAX_WORKERS,
     sleep: Callable[[float], None] = time.sleep,
     cancel: threading.Event | None = None,
+    replace: bool = False,
+    wait: float = LOCK_WAIT,
 ) -> DeployResult:
-    """Create or update every resource of `plan`; see `yunpipe_tui.deploy.engine`.
+    """Create or update every resource of `plan` as the pipeline's one writer: its lock held,
+    its ownership and bucket loops checked, its account record written; see
+    `yunpipe_tui.deploy.guarded` and `yunpipe_tui.deploy.engine`.
 
     `cancel`: when set (from any thread), resources in flight finish and nothing new starts;
-    raises DeployCancelled."""
-    engine = Engine(ctx, sink, code=code, max_workers=max_workers, sleep=sleep, cancel=cancel)
-    return engine.apply(plan, journal)
+    raises DeployCancelled. `replace`: take over a name another workflow deployed. `wait`:
+    seconds to wait for another deploy or teardown of the pipeline (then LockBusy)."""
+    return deploy_plan(
+        plan,
+        ctx,
+        sink,
+        replace=replace,
+        wait=wait,
+        journal=journal,
+        code=code,
+        max_workers=max_workers,
+        sleep=sleep,
+        cancel=cancel,
+    )
 
 
 def diff(plan: Plan, ctx: AwsContext, *, code: Callable[[], bytes] | None = None) -> dict[str, str]:

@@ -105,6 +105,7 @@ class Engine:
         self.sink = sink or ev.null_sink
         self.max_workers = max_workers
         self.cancel = cancel  # checked before starting each resource; set it to stop safely
+        self._halt = threading.Event()  # set when the caller's thread is interrupted (Ctrl-C)
         self.warnings: list[str] = []
         self._lock = threading.Lock()
         self.ops = Ops(ctx, code or _packaged_code(), sleep, self._warn)
@@ -162,7 +163,7 @@ class Engine:
         outputs: dict[str, dict[str, Any]],
         journal: jr.Journal,
     ) -> tuple[str, dict[str, Any]]:
-        if self.cancel is not None and self.cancel.is_set():
+        if self._halt.is_set() or (self.cancel is not None and self.cancel.is_set()):
             raise _NotStarted(r.key)  # queued in the pool when the cancel came: never started
         start = time.monotonic()
         self.sink(ev.Event(ev.STARTED, r.key, r.kind, r.name, r.group))
@@ -206,34 +207,42 @@ class Engine:
         failure: tuple[Resource, BaseException] | None = None
         self.sink(ev.Event(ev.INFO, kind="phase", name="deploy", message=plan.pipeline))
         with ThreadPoolExecutor(self.max_workers, thread_name_prefix="yunpipe-deploy") as pool:
-            while pending or running:
-                if failure is None and not (self.cancel is not None and self.cancel.is_set()):
-                    ready = [r for r in pending if all(d in done for d in r.depends_on)]
-                    for r in ready:
-                        pending.remove(r)
-                        running[pool.submit(self._ensure, r, outputs, journal)] = r
-                if not running:
-                    break
-                finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
-                for future in finished:
-                    r = running.pop(future)
-                    exc = future.exception()
-                    if isinstance(exc, _NotStarted):
-                        pending.append(r)
-                        continue
-                    if exc is not None:
-                        reason = str(exc) if isinstance(exc, YunpipeError) else error_message(exc)
-                        self.sink(
-                            ev.Event(ev.FAILED, r.key, r.kind, r.name, r.group, message=reason)
-                        )
-                        if failure is None:
-                            failure = (r, exc)
-                        continue
-                    action, out = future.result()
-                    with self._lock:
-                        outputs[r.key] = out
-                    actions[r.key] = action
-                    done.add(r.key)
+            try:
+                while pending or running:
+                    if failure is None and not (self.cancel is not None and self.cancel.is_set()):
+                        ready = [r for r in pending if all(d in done for d in r.depends_on)]
+                        for r in ready:
+                            pending.remove(r)
+                            running[pool.submit(self._ensure, r, outputs, journal)] = r
+                    if not running:
+                        break
+                    finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        r = running.pop(future)
+                        exc = future.exception()
+                        if isinstance(exc, _NotStarted):
+                            pending.append(r)
+                            continue
+                        if exc is not None:
+                            reason = (
+                                str(exc) if isinstance(exc, YunpipeError) else error_message(exc)
+                            )
+                            self.sink(
+                                ev.Event(ev.FAILED, r.key, r.kind, r.name, r.group, message=reason)
+                            )
+                            if failure is None:
+                                failure = (r, exc)
+                            continue
+                        action, out = future.result()
+                        with self._lock:
+                            outputs[r.key] = out
+                        actions[r.key] = action
+                        done.add(r.key)
+            except BaseException:
+                # Ctrl-C/SIGTERM in the caller's thread: work in flight finishes (its journal
+                # result is written), work queued in the pool is not started
+                self._halt.set()
+                raise
         if failure is None and pending and self.cancel is not None and self.cancel.is_set():
             for r in pending:
                 self.sink(ev.Event(ev.SKIPPED, r.key, r.kind, r.name, r.group, message="cancelled"))

@@ -59,6 +59,8 @@ def _tagged(ctx: AwsContext, pipeline: str, known: list[str]) -> list[str]:
     for arn in arns:
         service = arn.split(":")[2] if arn.count(":") >= 5 else ""
         name = arn.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
+        if ":parameter/yunpipe/" in arn:  # the lock marker and registry record: bookkeeping
+            continue
         if service and service not in _TAG_SCAN_SKIP and name not in text:
             out.append(f"tagged {arn}")
     return out

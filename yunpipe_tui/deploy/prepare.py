@@ -20,6 +20,7 @@ from yunpipe_tui.aws import AwsContext
 from yunpipe_tui.catalog import Catalog
 from yunpipe_tui.deploy import preflight
 from yunpipe_tui.deploy.engine import Engine
+from yunpipe_tui.deploy.guarded import judge
 from yunpipe_tui.deploy.model import AccountFacts, Plan
 from yunpipe_tui.deploy.plan import algorithms_for, build_plan
 from yunpipe_tui.errors import YunpipeError
@@ -38,6 +39,8 @@ class Prepared:
     plan: Plan
     problems: list[str]  # every reason not to deploy, one line each; empty means go
     actions: dict[str, str] = field(default_factory=dict)  # key → create/update/keep
+    warnings: list[str] = field(default_factory=list)  # worth saying, not a reason to stop
+    replace: bool = False  # the user takes over a name another workflow deployed
 
     @property
     def counts(self) -> dict[str, int]:
@@ -64,13 +67,20 @@ def prepare(
     *,
     with_actions: bool = True,
     code: Callable[[], bytes] | None = None,
+    replace: bool = False,
 ) -> Prepared:
     """Load, read the account, plan, check, and (unless `with_actions=False`) work out what a
-    deploy would create, update or keep. Read-only."""
+    deploy would create, update or keep. Read-only.
+
+    The account's pipeline registry is read too: a name another workflow deployed (unless
+    `replace`) and a bucket loop are problems; a shared input bucket is a warning. The deploy
+    checks again under the pipeline's lock (`guarded.deploy_plan`)."""
     workflow = load(source, catalog)
     ctx = preflight.region_context(ctx, workflow)
     facts = preflight.account_facts(ctx, workflow)
     plan = build_plan(workflow, algorithms_for(workflow, catalog), facts)
     problems = preflight.check(ctx, workflow, plan)
+    verdict = judge(ctx, plan, replace)
+    problems += verdict.problems
     actions = Engine(ctx, code=code).diff(plan) if with_actions else {}
-    return Prepared(workflow, ctx, facts, plan, problems, actions)
+    return Prepared(workflow, ctx, facts, plan, problems, actions, verdict.warnings, replace)

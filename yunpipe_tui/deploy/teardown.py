@@ -34,6 +34,7 @@ from yunpipe_tui.aws import AwsContext, error_message, is_gone
 from yunpipe_tui.deploy import events as ev
 from yunpipe_tui.deploy import journal as jr
 from yunpipe_tui.deploy import records
+from yunpipe_tui.deploy.guarded import locked_teardown
 from yunpipe_tui.deploy.kinds import get as kind_named
 from yunpipe_tui.deploy.kinds import swept
 from yunpipe_tui.deploy.kinds.base import DATA, EARLY, GONE_MARK, LATE, Scope, unless_gone
@@ -455,10 +456,18 @@ def teardown(
     delete_buckets: bool = False,
 ) -> TeardownResult:
     """Tear down `pipeline` (None: the most recent of the account in use) by its journal and
-    its tags. Raises NothingToTearDown (exit 0) or TargetMismatch."""
+    its tags, as the pipeline's one writer. Raises NothingToTearDown (exit 0) or TargetMismatch."""
     found = resolve(pipeline, ctx)
-    return Teardown(found.record, ctx, sink, persist=found.persist).run(
-        delete_buckets=delete_buckets
+    record = found.record
+    return locked_teardown(  # the lock first, then the journal as it is now
+        ctx,
+        record,
+        lambda: Teardown(
+            (jr.load(record.pipeline) if found.persist and not found.from_tags else None) or record,
+            ctx,
+            sink,
+            persist=found.persist,
+        ).run(delete_buckets=delete_buckets),
     )
 
 

@@ -164,6 +164,21 @@ class LocalLock:
 # --------------------------------------------------------------------------- account (SSM)
 
 
+def _ours(marker: dict[str, Any]) -> bool:
+    """A marker left by this user on this host (a killed process, or a release that failed).
+
+    The account layer is only tried while we hold the local flock, which no live process of
+    this user on this host can hold at the same time: such a marker is stale whatever its
+    expiry, and waiting two hours for it would keep `deploy` from finishing an interrupted run.
+    """
+    me = process.current_writer()
+    return (
+        marker.get("host") == me["host"]
+        and marker.get("user") == me["user"]
+        and marker.get("owner") == f"{me['user']}@{me['host']}"
+    )
+
+
 class AccountMarker:
     """The SSM marker layer alone (across machines)."""
 
@@ -218,8 +233,11 @@ class AccountMarker:
             if aws.error_code(exc) != "ParameterNotFound" and not aws.is_gone(exc):
                 raise
 
-    def try_acquire(self, holder: dict[str, Any]) -> dict[str, Any] | None:
-        """None when we now hold the marker; else the current holder's marker."""
+    def try_acquire(
+        self, holder: dict[str, Any], local_held: bool = False
+    ) -> dict[str, Any] | None:
+        """None when we now hold the marker; else the current holder's marker. `local_held`:
+        the caller holds the local flock, so this host's own markers are stale (`_ours`)."""
         if self._create(holder):
             self.token = holder["token"]
             return None
@@ -231,9 +249,10 @@ class AccountMarker:
             current, version = self.read()
             return current or {}
         expires = current.get("expires", 0)
-        if isinstance(expires, int | float) and expires > time.time():
+        live = isinstance(expires, int | float) and expires > time.time()
+        if live and not (local_held and _ours(current)):
             return current
-        # expired: take it over, deleting only the very marker we judged expired
+        # expired (or our own stale one): take it over, deleting only the marker we judged
         again, again_version = self.read()
         if again is not None and (
             again_version != version or again.get("token") != current.get("token")
@@ -286,9 +305,12 @@ class Lock:
             self.marker.refresh(self.ttl)
 
     def release(self) -> None:
+        """Best effort for the marker: one left behind expires, and this host takes its own
+        stale markers over at once (`_ours`); the flock is always released."""
         try:
             if self.marker is not None:
-                self.marker.release()
+                with contextlib.suppress(Exception):
+                    self.marker.release()
         finally:
             self.local.release()
 
@@ -326,7 +348,7 @@ def acquire(
     try:
         while True:
             try:
-                current = marker.try_acquire(holder)
+                current = marker.try_acquire(holder, local_held=True)
             except Exception as exc:
                 if not aws.is_denied(exc):
                     raise

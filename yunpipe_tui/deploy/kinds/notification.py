@@ -1,5 +1,6 @@
 """Each step's entry in its input bucket's notification configuration: ObjectCreated → the
-step's dispatcher. Merged with the user's own entries (they stay, on deploy and on teardown).
+step's dispatcher. Merged with the user's own entries and other pipelines' (they stay, on deploy
+and on teardown), checked after writing and retried on a lost update (`bucket_config`).
 
 Real S3 validates the destination and may not see a fresh Lambda permission yet ("Unable to
 validate the following destination configurations"): that error alone is retried.
@@ -14,6 +15,7 @@ from typing import Any
 
 from yunpipe_tui import resource_names as names
 from yunpipe_tui.aws import AwsContext, error_message
+from yunpipe_tui.deploy import bucket_config
 from yunpipe_tui.deploy.kinds.base import (
     CURRENT,
     GONE_MARK,
@@ -28,17 +30,7 @@ from yunpipe_tui.deploy.layout import PipelineLayout, StepLayout, bucket_key
 from yunpipe_tui.deploy.model import Resource
 
 DESTINATION_INVALID = "Unable to validate the following destination configurations"
-_KEEP = (
-    "TopicConfigurations",
-    "QueueConfigurations",
-    "LambdaFunctionConfigurations",
-    "EventBridgeConfiguration",
-)
-
-
-def _configuration(got: Mapping[str, Any]) -> dict[str, Any]:
-    """The writable part of a GetBucketNotificationConfiguration answer."""
-    return {k: got[k] for k in _KEEP if k in got}
+_configuration = bucket_config.writable
 
 
 class Notification(Kind):
@@ -83,31 +75,24 @@ class Notification(Kind):
         return MISSING, {}
 
     def create(self, ops: Ops, r: Resource, cfg: Mapping[str, Any]) -> dict[str, Any]:
+        """Merged into the bucket's configuration and checked after writing (bucket_config)."""
         s3 = ops.ctx.client("s3")
 
-        def put() -> None:
-            merged = self._current(ops, cfg["bucket"])
-            entries = [
-                e
-                for e in merged.get("LambdaFunctionConfigurations", [])
-                if e.get("Id") != cfg["id"]
-            ]
-            entries.append(
-                {
-                    "Id": cfg["id"],
-                    "LambdaFunctionArn": cfg["function_arn"],
-                    "Events": list(cfg["events"]),
-                }
-            )
-            merged["LambdaFunctionConfigurations"] = entries
-            s3.put_bucket_notification_configuration(
-                Bucket=cfg["bucket"], NotificationConfiguration=merged
+        def put(config: dict[str, Any]) -> None:
+            ops.retry(
+                partial(
+                    s3.put_bucket_notification_configuration,
+                    Bucket=cfg["bucket"],
+                    NotificationConfiguration=config,
+                ),
+                lambda exc: DESTINATION_INVALID in error_message(exc),
+                attempts=6,
+                first=1.0,
+                cap=8.0,
             )
 
-        def not_yet_valid(exc: BaseException) -> bool:
-            return DESTINATION_INVALID in error_message(exc)
-
-        ops.retry(put, not_yet_valid, attempts=6, first=1.0, cap=8.0)
+        entry = {"LambdaFunctionArn": cfg["function_arn"], "Events": list(cfg["events"])}
+        bucket_config.set_entry(ops.ctx, cfg["bucket"], cfg["id"], entry, put=put)
         return {"id": cfg["id"]}
 
     def update(
@@ -120,22 +105,15 @@ class Notification(Kind):
         return self.create(ops, r, cfg)
 
     def delete(self, ctx: AwsContext, name: str, params: Mapping[str, Any]) -> bool:
-        """Our entry only; the user's entries stay."""
+        """Our entry only; the user's entries stay (merged and checked, as on create)."""
         bucket, our_id = params.get("bucket", ""), params.get("id", "")
         s3 = ctx.client("s3")
         got = unless_gone(lambda: s3.get_bucket_notification_configuration(Bucket=bucket))
         if got is GONE_MARK:
             return False
-        config = _configuration(got)
-        entries = config.get("LambdaFunctionConfigurations", [])
-        mine = [e for e in entries if e.get("Id") == our_id]
-        if not mine:
+        if not any(e.get("Id") == our_id for e in got.get("LambdaFunctionConfigurations", [])):
             return False
-        config["LambdaFunctionConfigurations"] = [e for e in entries if e.get("Id") != our_id]
-        if not config["LambdaFunctionConfigurations"]:
-            del config["LambdaFunctionConfigurations"]
-        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=config)
-        return True
+        return bucket_config.set_entry(ctx, bucket, our_id, None)
 
     def leftovers(self, scope: Scope) -> list[str]:
         """Entries of ours still on the pipeline's buckets."""

@@ -75,8 +75,9 @@ def test_once_json_has_file_counts_and_a_failed_poll_exits_1(aws: Any, run_cli: 
 
 def test_every_call_failing_exits_1(aws: Any, run_cli: Any, monkeypatch: Any) -> None:
     built = build_pipeline(aws)
-    write_journal(built)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
+    unreachable = "http://127.0.0.1:9"  # nothing listens there
+    write_journal(built, endpoint=unreachable)  # the record belongs to the endpoint in use
+    monkeypatch.setenv("AWS_ENDPOINT_URL", unreachable)
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     code, out, err = run_cli("monitor", "--once", "--json")
     assert code == 1 and err.startswith("error: ")

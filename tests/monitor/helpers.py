@@ -92,7 +92,7 @@ def launch_instance(aws: Any, pipeline: str, step: str, alarm: bool = True) -> s
     return inst
 
 
-def write_journal(built: Built, status: str = "deployed") -> None:
+def write_journal(built: Built, status: str = "deployed", endpoint: str = "") -> None:
     """A deploy journal for the built pipeline, in the journal module's own format."""
     from yunpipe_tui.deploy import journal
 
@@ -102,6 +102,7 @@ def write_journal(built: Built, status: str = "deployed") -> None:
         "pipeline": t.pipeline,
         "status": status,
         "region": "us-east-1",
+        "endpoint_url": endpoint,  # where the record belongs ("" = AWS itself)
         "cluster": t.cluster,
         "workflow": {"input_s3_name": t.input_bucket, "output_s3_name": t.output_bucket},
         "steps": [

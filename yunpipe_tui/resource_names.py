@@ -78,3 +78,11 @@ def alarm_prefix(pipeline: str) -> str:
 def intermediate_bucket(pipeline: str, step: str, account_id: str) -> str:
     """Between step k and k+1; the account id keeps the global bucket name ours."""
     return f"{base(pipeline, step)}-out-{account_id}"
+
+
+def ledger_table(pipeline: str) -> str:
+    """The pipeline's file ledger (DynamoDB): one item per input file version and step."""
+    return f"{base(pipeline)}-ledger"
+
+
+LEDGER_TABLE_PATTERN = f"{PREFIX}-*-ledger"  # what the dispatcher's role may write to

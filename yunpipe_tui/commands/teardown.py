@@ -52,7 +52,10 @@ def run_teardown(
     say(f"pipeline {record.pipeline} ({record.region}, status {record.status}):")
     order = [k for k in reversed(record.data.get("order", [])) if k in live]
     for entry in (live[k] for k in order):
-        if entry.get("kind") != "bucket":
+        if entry.get("kind") == "ledger_table":
+            verb = "DELETE" if delete_buckets else "keep"
+            say(f"  {verb} the file ledger {entry.get('name')}")
+        elif entry.get("kind") != "bucket":
             say(f"  remove {entry.get('kind')} {entry.get('name')}")
     say("  remove instances launched for it and their idle alarms, if any")
     ctx = options.aws()
@@ -78,6 +81,8 @@ def run_teardown(
     )
     if result.kept_buckets:
         say(f"Buckets kept with your data: {', '.join(sorted(set(result.kept_buckets)))}")
+    if result.kept_data:
+        say(f"File ledger kept (--delete-buckets removes it): {', '.join(result.kept_data)}")
     if result.failed:
         for line in result.failed:
             click.echo(f"error: {line}", err=True)

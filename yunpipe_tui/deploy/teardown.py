@@ -12,8 +12,8 @@ delete itself and how to find its strays; this module only orders the work:
 2. the sweep: strays of this pipeline the journal does not list, the instances the dispatchers
    launched (tag `yunpipe:pipeline`) and their idle alarms;
 3. what those still needed: the log group and the cluster;
-4. buckets: they and their objects stay, unless `delete_buckets=True`, which deletes only
-   buckets yunpipe created.
+4. data: buckets and their objects, and the ledger table, stay, unless `delete_buckets=True`,
+   which deletes the ledger and only the buckets yunpipe created.
 
 Prerequisite roles (lambda_exec_role, ecsInstanceRole) stay. Already-gone is fine everywhere.
 It ends with a leftover scan (`leftovers`), reported in the result.
@@ -57,6 +57,7 @@ class TeardownResult:
     deleted: list[str] = field(default_factory=list)
     already_gone: list[str] = field(default_factory=list)
     kept_buckets: list[str] = field(default_factory=list)
+    kept_data: list[str] = field(default_factory=list)  # the ledger table, kept like buckets
     failed: list[str] = field(default_factory=list)
     leftovers: list[str] = field(default_factory=list)
 
@@ -149,16 +150,18 @@ class Teardown:
             if self._stage(entry) != DATA:
                 continue
             if delete_buckets:
-                self.delete_bucket(key, entry["name"])
-            else:
+                self._delete_entry(key, entry)  # buckets yunpipe created, the ledger table
+            elif entry.get("kind") == "bucket":
                 self.result.kept_buckets.append(entry["name"])
+            else:
+                self.result.kept_data.append(entry["name"])
         for entry in resources.values():
             if entry.get("kind") == "bucket" and entry.get("status") == jr.EXISTING:
                 self.result.kept_buckets.append(entry["name"])
         if only is None:
             self.sink(ev.Event(ev.INFO, kind="phase", name="scan", message=self.p))
             buckets = [e["name"] for e in resources.values() if e.get("kind") == "bucket"]
-            self.result.leftovers = leftovers(self.ctx, self.p, buckets)
+            self.result.leftovers = leftovers(self.ctx, self.p, buckets, delete_buckets)
             for item in self.result.leftovers:
                 self.sink(ev.Event(ev.WARNING, message=f"still present: {item}"))
         failed = bool(self.result.failed or self.result.leftovers)

@@ -104,6 +104,10 @@ class Dispatcher(Kind):
             "YUNPIPE_MAX_TASKS": str(MAX_TASKS),
             "YUNPIPE_ENDPOINT_URL": facts.endpoint_url,
         }
+        if step.index == 0:
+            # Step 1's dispatcher writes each upload's `queued` ledger item; later steps' come
+            # from the upstream runner, which knows the file id.
+            lambda_env["YUNPIPE_LEDGER_TABLE"] = names.ledger_table(p)
         return [
             Resource(
                 k + "dispatcher",

@@ -7,14 +7,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.deploy.helpers import deploy_file as _deploy
-from tests.deploy.helpers import plan_for, write_workflow
+from tests.deploy.helpers import fail_first, plan_for, write_workflow
 from yunpipe_tui import resource_names as names
 from yunpipe_tui.catalog import Catalog
+from yunpipe_tui.deploy import DeployError, journal
 from yunpipe_tui.deploy.kinds.base import Scope
 from yunpipe_tui.deploy.kinds.ledger_table import LedgerTable
 from yunpipe_tui.deploy.leftovers import leftovers
-from yunpipe_tui.deploy.teardown import teardown
+from yunpipe_tui.deploy.teardown import rollback, teardown
 
 TABLE = names.ledger_table("demo")
 
@@ -90,3 +93,67 @@ def test_teardown_keeps_it_unless_delete_buckets(
     assert TABLE not in _tables(ctx)
     assert LedgerTable().leftovers(Scope(ctx, "demo", include_data=True)) == []
     assert LedgerTable().delete(ctx, TABLE, {}) is False  # already gone is fine
+
+
+def _fail_dispatcher(ctx: Any, write_item: bool) -> None:
+    """The first deploy fails at its first dispatcher (the ledger table exists by then); with
+    `write_item`, a file item lands in the table before it does."""
+    fail = fail_first(100, "InvalidParameterValueException", "Code too large")
+
+    def hook(**kwargs: Any) -> Any:
+        if write_item:
+            ctx.client("dynamodb").put_item(
+                TableName=TABLE, Item={"pk": {"S": "a.txt#e1"}, "sk": {"S": "s1"}}
+            )
+        return fail(**kwargs)
+
+    ctx.add_hook("before-call.lambda.CreateFunction", hook)
+
+
+def test_rollback_of_a_failed_first_deploy_removes_the_empty_ledger(
+    prereqs: Any, tmp_path: Path, catalog: Catalog, code: Any
+) -> None:
+    ctx = prereqs
+    _fail_dispatcher(ctx, write_item=False)
+    with pytest.raises(DeployError) as info:
+        _deploy(ctx, write_workflow(tmp_path), catalog, code)
+    assert "shared/ledger" in info.value.created and TABLE in _tables(ctx)
+    result = rollback("demo", info.value.created, ctx)
+    assert f"ledger_table {TABLE}" in result.deleted and result.kept_data == []
+    assert TABLE not in _tables(ctx)
+
+
+def test_rollback_keeps_a_ledger_that_holds_items(
+    prereqs: Any, tmp_path: Path, catalog: Catalog, code: Any
+) -> None:
+    ctx = prereqs
+    _fail_dispatcher(ctx, write_item=True)
+    with pytest.raises(DeployError) as info:
+        _deploy(ctx, write_workflow(tmp_path), catalog, code)
+    result = rollback("demo", info.value.created, ctx)
+    assert result.kept_data == [TABLE] and TABLE in _tables(ctx)
+
+
+def _forget_the_ledger() -> None:
+    """The journal as a deploy killed before it journaled the table leaves it."""
+    record = journal.load("demo")
+    assert record is not None
+    book = journal.Journal("demo", record.data)
+    book.data["resources"].pop("shared/ledger")
+    book.data["order"] = [k for k in book.data.get("order", []) if k != "shared/ledger"]
+    book.save()
+
+
+def test_teardown_sweep_finds_a_ledger_the_journal_does_not_list(
+    prereqs: Any, tmp_path: Path, catalog: Catalog, code: Any
+) -> None:
+    ctx = prereqs
+    _deploy(ctx, write_workflow(tmp_path), catalog, code)
+    _forget_the_ledger()
+    kept = teardown("demo", ctx)
+    assert kept.ok, (kept.failed, kept.leftovers)
+    assert kept.kept_data == [TABLE] and TABLE in _tables(ctx)  # data: kept, and said so
+    gone = teardown("demo", ctx, delete_buckets=True)
+    assert gone.ok, (gone.failed, gone.leftovers)
+    assert f"ledger_table {TABLE}" in gone.deleted
+    assert TABLE not in _tables(ctx)

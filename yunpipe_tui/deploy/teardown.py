@@ -141,7 +141,7 @@ class Teardown:
             if self._stage(resources[key]) in (EARLY, None):
                 self._delete_entry(key, resources[key])
         if only is None:
-            self._sweep()
+            self._sweep(data=False)
         for key in live:
             if self._stage(resources[key]) == LATE:
                 self._delete_entry(key, resources[key])
@@ -155,6 +155,8 @@ class Teardown:
                 self.result.kept_buckets.append(entry["name"])
             else:
                 self.result.kept_data.append(entry["name"])
+        if only is None:
+            self._sweep(data=True, delete=delete_buckets)
         for entry in resources.values():
             if entry.get("kind") == "bucket" and entry.get("status") == jr.EXISTING:
                 self.result.kept_buckets.append(entry["name"])
@@ -171,15 +173,21 @@ class Teardown:
             self.journal.set_status(jr.FAILED, "rolled back after a failed deploy")
         return self.result
 
-    def _sweep(self) -> None:
+    def _sweep(self, data: bool, delete: bool = True) -> None:
         """What carries this pipeline's names or tag but the journal did not list, and the
-        instances and alarms the dispatchers made."""
+        instances and alarms the dispatchers made. Data kinds (the ledger table) are swept
+        with the data: deleted when `delete`, else kept and reported like the journal's."""
         resources = self.journal.data.get("resources", {}).values()
         known: set[str] = {e.get("name", "") for e in resources}
-        scope = Scope(self.ctx, self.p)
+        scope = Scope(self.ctx, self.p, include_data=data)
         for kind in swept():
+            if (kind.teardown_stage == DATA) != data:
+                continue
             for found in kind.sweep(scope, known):
-                self._do(found.key, found.kind, found.name, found.group, found.delete)
+                if delete:
+                    self._do(found.key, found.kind, found.name, found.group, found.delete)
+                else:
+                    self.result.kept_data.append(found.name)
 
 
 def resolve_pipeline(pipeline: str | None, delete_buckets: bool = False) -> jr.PipelineRecord:
@@ -243,27 +251,40 @@ def _is_empty(s3: Any, bucket: str) -> bool:
     return bool(s3.list_objects_v2(Bucket=bucket, MaxKeys=1).get("KeyCount", 0) == 0)
 
 
+def _table_is_empty(ddb: Any, table: str) -> bool:
+    return not ddb.scan(TableName=table, Limit=1, Select="COUNT").get("Count", 0)
+
+
 def rollback(
     pipeline: str, keys: list[str], ctx: AwsContext, sink: ev.EventSink | None = None
 ) -> TeardownResult:
-    """Remove what one deploy run created (its journal intents), buckets included if empty."""
+    """Remove what one deploy run created (its journal intents), buckets and the ledger table
+    included if empty (a table with items already holds files' history: kept)."""
     record = jr.load(pipeline)
     if record is None:
         return TeardownResult(pipeline)
     td = Teardown(record, ctx, sink)
     result = td.run(delete_buckets=False, only=keys)
-    s3 = td.ctx.client("s3")
+    s3, ddb = td.ctx.client("s3"), td.ctx.client("dynamodb")
     for key in keys:
         entry = record.resources.get(key, {})
-        if entry.get("kind") != "bucket" or entry.get("status") not in (jr.INTENT, jr.CREATED):
+        kind = entry.get("kind")
+        if kind not in ("bucket", "ledger_table") or entry.get("status") not in (
+            jr.INTENT,
+            jr.CREATED,
+        ):
             continue
         name = entry["name"]
-        empty = unless_gone(partial(_is_empty, s3, name))
-        if empty is GONE_MARK:
+        check = _is_empty if kind == "bucket" else _table_is_empty
+        empty = unless_gone(partial(check, s3 if kind == "bucket" else ddb, name))
+        if empty is GONE_MARK or not empty:
             continue
-        if empty:
+        if kind == "bucket":
             td.delete_bucket(key, name)
             result.kept_buckets = [b for b in result.kept_buckets if b != name]
+        else:
+            td._delete_entry(key, entry)
+            result.kept_data = [t for t in result.kept_data if t != name]
     return result
 
 

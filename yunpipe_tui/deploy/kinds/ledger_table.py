@@ -3,12 +3,14 @@
 On-demand billing, encrypted at rest, tagged like every resource, with the two indexes the
 readers query (`by-state`, `by-key`). It holds the pipeline's history, so teardown keeps it like
 the buckets unless asked to delete data (`--delete-buckets`); the leftover scan then checks it
-is gone.
+is gone. The teardown sweep finds it by its name when the journal does not list it (a deploy
+killed before it journaled the table), and treats it the same way. A rollback of the deploy that
+created it removes it only while it is empty.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from yunpipe_tui import ledger
@@ -20,6 +22,7 @@ from yunpipe_tui.deploy.kinds.base import (
     GONE_MARK,
     MISSING,
     STALE,
+    Found,
     Kind,
     Ops,
     Scope,
@@ -77,6 +80,7 @@ class LedgerTable(Kind):
     name = "ledger_table"
     label = "ledger table"
     teardown_stage = DATA  # the pipeline's history: kept unless data is to be deleted
+    sweep_rank = 70  # swept with the data, after the other kinds
     scan_rank = 75
 
     def plan_shared(self, layout: PipelineLayout) -> list[Resource]:
@@ -148,12 +152,23 @@ class LedgerTable(Kind):
     def delete(self, ctx: AwsContext, name: str, params: Mapping[str, Any]) -> bool:
         return removed(lambda: ctx.client("dynamodb").delete_table(TableName=name))
 
+    def _live(self, scope: Scope) -> str | None:
+        """The pipeline's table by its name, unless it is gone or going."""
+        own = names.ledger_table(scope.pipeline)
+        found = unless_gone(lambda: scope.ctx.client("dynamodb").describe_table(TableName=own))
+        if found is GONE_MARK or found["Table"].get("TableStatus") == "DELETING":
+            return None
+        return own
+
+    def sweep(self, scope: Scope, known: set[str]) -> Iterator[Found]:
+        """The table when the journal does not list it (teardown keeps it unless data goes)."""
+        own = self._live(scope)
+        if own is not None and own not in known:
+            yield self.stray(scope, own)
+
     def leftovers(self, scope: Scope) -> list[str]:
         """The table, when teardown was asked to delete data (kept otherwise, on purpose)."""
         if not scope.include_data:
             return []
-        own = names.ledger_table(scope.pipeline)
-        found = unless_gone(lambda: scope.ctx.client("dynamodb").describe_table(TableName=own))
-        if found is GONE_MARK or found["Table"].get("TableStatus") == "DELETING":
-            return []
-        return [f"ledger table {own}"]
+        own = self._live(scope)
+        return [] if own is None else [f"ledger table {own}"]

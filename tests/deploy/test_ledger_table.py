@@ -31,6 +31,9 @@ def test_plan_holds_one_ledger_table(prereqs: Any, tmp_path: Path, catalog: Cata
     tables = [r for r in plan.resources if r.kind == "ledger_table"]
     assert [(r.name, r.step) for r in tables] == [(TABLE, "")]
     assert tables[0].tags[names.TAG_PIPELINE] == "demo"
+    # step 1's dispatcher writes the table: it goes live after it; later steps' do not write it
+    assert "shared/ledger" in plan.get("s1/dispatcher").depends_on
+    assert "shared/ledger" not in plan.get("s2/dispatcher").depends_on
 
 
 def test_deploy_creates_it_and_redeploy_keeps_it(

@@ -7,6 +7,9 @@ explicit `DispatcherConfig`, so nothing here reads os.environ except `handler`.
 Call budget (API calls per event; measured by tests/lambda_runner/test_dispatcher.py):
 
 S3 event (one record, the usual case)
+  0. with a ledger (YUNPIPE_LEDGER_TABLE, step 1 only): dynamodb:TransactWriteItems, the
+     `queued` items of the event's records and their counter in one call (one more only when
+     the batch mixes new and duplicate records). Without the variable: no ledger call.
   1. sqs:SendMessage (SendMessageBatch when an event carries several records)
   2. ecs:ListTasks (family = the step's task family, desiredStatus RUNNING: PENDING and RUNNING)
      - tasks >= YUNPIPE_MAX_TASKS, or tasks > 0: return (2 calls). A running runner drains the
@@ -121,6 +124,7 @@ class DispatcherConfig:
     max_tasks: int = 10
     endpoint_url: str = ""
     region: str = "us-east-1"
+    ledger_table: str = ""  # step 1 only: write each upload's `queued` ledger item
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> DispatcherConfig:
@@ -148,6 +152,7 @@ class DispatcherConfig:
             max_tasks=max(1, _int(env, "YUNPIPE_MAX_TASKS", 10)),
             endpoint_url=(env.get("YUNPIPE_ENDPOINT_URL") or "").strip(),
             region=(env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1").strip(),
+            ledger_table=(env.get("YUNPIPE_LEDGER_TABLE") or "").strip(),
         )
 
     @property
@@ -164,9 +169,9 @@ def _log(level: int, message: str, **context: Any) -> None:
 
 
 class _Clients:
-    """The four clients the dispatcher uses, built on first use unless given."""
+    """The clients the dispatcher uses, built on first use unless given."""
 
-    SERVICES = ("sqs", "ecs", "ec2", "cloudwatch")
+    SERVICES = ("sqs", "ecs", "ec2", "cloudwatch", "dynamodb")
 
     def __init__(self, config: DispatcherConfig, given: Mapping[str, Any] | None) -> None:
         self._config = config
@@ -210,6 +215,22 @@ def s3_records(event: Mapping[str, Any]) -> list[dict[str, Any]]:
             continue
         records.append({**record, "_key": key, "_bucket": bucket})
     return records
+
+
+def file_id(record: Mapping[str, Any]) -> str:
+    """The ledger's id of an uploaded object: `<key>#<versionId>` when the bucket is versioned,
+    else `<key>#<ETag>` (a new upload of the same key is a new file). The runner computes the
+    same from the same record (assets/runner.py; a test checks they agree)."""
+    obj = (record.get("s3") or {}).get("object") or {}
+    key = urllib.parse.unquote_plus(str(obj.get("key", "")))
+    version = str(obj.get("versionId") or obj.get("eTag") or obj.get("sequencer") or "")
+    return f"{key}#{version.strip(chr(34))}"
+
+
+def utc_now() -> str:
+    """ISO-8601 UTC with microseconds, the ledger's time format (sortable as text)."""
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z"
 
 
 def is_reconcile(event: Mapping[str, Any]) -> bool:
@@ -515,8 +536,92 @@ class _Dispatch:
             launched = self.launch([i["InstanceId"] for i in mine])
         return self.wait_and_start({launched})
 
+    # -- the ledger
+    def _queued_items(self, records: list[dict[str, Any]], now: str) -> list[dict[str, Any]]:
+        table, step = self.config.ledger_table, self.config.step
+        puts = []
+        for r in records:
+            fid = file_id(r)
+            obj = r["s3"].get("object") or {}
+            item = {
+                "pk": {"S": fid},
+                "sk": {"S": step},
+                "key": {"S": r["_key"]},
+                "etag": {"S": fid.rsplit("#", 1)[1]},
+                "step": {"S": step},
+                "state": {"S": "queued"},
+                "attempts": {"N": "0"},
+                "queued_at": {"S": now},
+                "updated_at": {"S": now},
+                "input": {"S": f"s3://{r['_bucket']}/{r['_key']}"},
+            }
+            if isinstance(obj.get("size"), int):
+                item["bytes_in"] = {"N": str(obj["size"])}
+            puts.append(
+                {
+                    "Put": {
+                        "TableName": table,
+                        "Item": item,
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                }
+            )
+        return puts
+
+    def _counter(self, n: int) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self.config.ledger_table,
+                "Key": {"pk": {"S": "#counts"}, "sk": {"S": self.config.step}},
+                "UpdateExpression": "ADD queued :n",
+                "ExpressionAttributeValues": {":n": {"N": str(n)}},
+            }
+        }
+
+    def record_queued(self, records: list[dict[str, Any]]) -> int:
+        """`queued` items for new uploads with their counter, in one TransactWriteItems per 99
+        records; a duplicate event (item already there) changes nothing. Never blocks the
+        queueing: a failed write is logged, and the runner's claim creates the item anyway."""
+        unique = list({file_id(r): r for r in records}.values())
+        written = 0
+        now = utc_now()
+        for start in range(0, len(unique), 99):
+            puts = self._queued_items(unique[start : start + 99], now)
+            try:
+                written += self._transact_puts(puts)
+            except Exception as exc:
+                self._error("ledger write failed", exc, table=self.config.ledger_table)
+        return written
+
+    def _transact_puts(self, puts: list[dict[str, Any]]) -> int:
+        """Write the puts and the counter; drop the ones already in the ledger and retry."""
+        while puts:
+            try:
+                self.clients.dynamodb.transact_write_items(
+                    TransactItems=[*puts, self._counter(len(puts))]
+                )
+                return len(puts)
+            except Exception as exc:
+                response = getattr(exc, "response", None) or {}
+                if response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                    raise
+                reasons = response.get("CancellationReasons") or []
+                duplicate = {
+                    i for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"
+                }
+                if reasons and not duplicate:
+                    raise  # a conflict or a throttle, not a duplicate: logged by the caller
+                if not reasons:
+                    if len(puts) == 1:
+                        return 0  # its only condition is the put's: already in the ledger
+                    return sum(self._transact_puts([p]) for p in puts)  # tell them apart
+                puts = [p for i, p in enumerate(puts) if i not in duplicate]
+        return 0
+
     # -- the two event kinds
     def on_s3(self, records: list[dict[str, Any]]) -> None:
+        if self.config.ledger_table:
+            self.summary["ledger"] = self.record_queued(records)
         self.summary["sent"] = self.send(records)
         tasks = self.task_count()
         if tasks > 0:

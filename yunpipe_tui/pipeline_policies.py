@@ -20,6 +20,12 @@ TASK_QUEUE_ACTIONS = (
     "sqs:GetQueueAttributes",
     "sqs:GetQueueUrl",
 )
+# The runner's ledger writes: read an item (claim), the claim/outcome and counter updates and the
+# next step's `queued` item (TransactWriteItems is authorised by these underlying actions).
+TASK_LEDGER_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
+# The runner writes each file's algorithm output to its own stream in the pipeline's log group.
+TASK_LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
+FILE_LOG_STREAM_PREFIX = "files/"  # the runner's per-file streams: files/<step>/<hash>
 # The dispatcher puts S3 records on the queue and reads its depth.
 DISPATCHER_QUEUE_ACTIONS = ("sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
 
@@ -38,6 +44,14 @@ def bucket_arn(bucket: str, region: str = "us-east-1") -> str:
 
 def queue_arn(region: str, account_id: str, name: str) -> str:
     return f"arn:{partition(region)}:sqs:{region}:{account_id}:{name}"
+
+
+def table_arn(region: str, account_id: str, name: str) -> str:
+    return f"arn:{partition(region)}:dynamodb:{region}:{account_id}:table/{name}"
+
+
+def log_group_arn(region: str, account_id: str, group: str) -> str:
+    return f"arn:{partition(region)}:logs:{region}:{account_id}:log-group:{group}"
 
 
 def role_arn(account_id: str, name: str, path: str = "/", region: str = "us-east-1") -> str:
@@ -67,9 +81,35 @@ def ecs_tasks_trust() -> dict[str, Any]:
 
 
 def task_role_policy(
-    *, queue: str, input_bucket: str, output_bucket: str, region: str
+    *,
+    queue: str,
+    input_bucket: str,
+    output_bucket: str,
+    region: str,
+    ledger_table: str = "",
+    log_group: str = "",
 ) -> dict[str, Any]:
-    """What the container runner may do: its own queue, read its input, write its output."""
+    """What the container runner may do: its own queue, read its input, write its output, and
+    (given their ARNs) its pipeline's ledger table items and per-file log streams."""
+    extra: list[dict[str, Any]] = []
+    if ledger_table:
+        extra.append(
+            {
+                "Sid": "OwnLedger",
+                "Effect": "Allow",
+                "Action": list(TASK_LEDGER_ACTIONS),
+                "Resource": ledger_table,
+            }
+        )
+    if log_group:
+        extra.append(
+            {
+                "Sid": "OwnFileLogs",
+                "Effect": "Allow",
+                "Action": list(TASK_LOG_ACTIONS),
+                "Resource": [log_group, f"{log_group}:log-stream:{FILE_LOG_STREAM_PREFIX}*"],
+            }
+        )
     return {
         "Version": VERSION,
         "Statement": [
@@ -91,6 +131,7 @@ def task_role_policy(
                 "Action": ["s3:PutObject", "s3:AbortMultipartUpload"],
                 "Resource": f"{bucket_arn(output_bucket, region)}/*",
             },
+            *extra,
         ],
     }
 

@@ -53,6 +53,10 @@ LAMBDA_TRUST_SERVICE = "lambda.amazonaws.com"
 ECS_INSTANCE_TRUST_SERVICE = "ec2.amazonaws.com"
 EC2_ACTIONS_TRUST_SERVICE = "swf.amazonaws.com"  # the legacy alarm-action role's principal
 
+# The dispatcher writes step 1's `queued` items and their counter in one TransactWriteItems,
+# which IAM authorises through the underlying PutItem and UpdateItem actions.
+DISPATCHER_LEDGER_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem")
+
 
 def lambda_exec_policy(account_id: str) -> dict[str, Any]:
     """The dispatcher's inline policy: every action it makes, scoped to yunpipe's resources.
@@ -73,6 +77,12 @@ def lambda_exec_policy(account_id: str) -> dict[str, Any]:
                 "Effect": "Allow",
                 "Action": ["sqs:SendMessage", "sqs:GetQueueAttributes"],
                 "Resource": f"arn:{PARTITION}:sqs:*:{acct}:{p}-*",
+            },
+            {
+                "Sid": "YunpipeLedgers",
+                "Effect": "Allow",
+                "Action": list(DISPATCHER_LEDGER_ACTIONS),
+                "Resource": f"arn:{PARTITION}:dynamodb:*:{acct}:table/{names.LEDGER_TABLE_PATTERN}",
             },
             {
                 "Sid": "YunpipeStartTasks",
@@ -193,6 +203,7 @@ def _req(action: str, *resources: tuple[str, str]) -> list[Requirement]:
 
 
 _SQS = ("queue", "arn:aws:sqs:{region}:{account}:yunpipe-check-s1-queue")
+_LEDGER = ("table", "arn:aws:dynamodb:{region}:{account}:table/yunpipe-check-ledger")
 _TASKDEF = ("task-definition", "arn:aws:ecs:{region}:{account}:task-definition/yunpipe-check-s1:1")
 _CLUSTER = ("cluster", "arn:aws:ecs:{region}:{account}:cluster/yunpipe-check")
 _CINST = (
@@ -207,6 +218,8 @@ _LOGS = "arn:aws:logs:{region}:{account}:log-group:/aws/lambda/yunpipe-check-s1-
 DISPATCHER_REQUIREMENTS: tuple[Requirement, ...] = (
     *_req("sqs:SendMessage", _SQS),
     *_req("sqs:GetQueueAttributes", _SQS),
+    *_req("dynamodb:PutItem", _LEDGER),
+    *_req("dynamodb:UpdateItem", _LEDGER),
     *_req("ecs:RunTask", _TASKDEF),
     *_req("ecs:StartTask", _TASKDEF),
     *_req("ecs:ListTasks", _CINST),
@@ -261,6 +274,9 @@ DEPLOY_ACTIONS: tuple[str, ...] = (
     "sqs:SetQueueAttributes",
     "sqs:GetQueueAttributes",
     "sqs:TagQueue",
+    "dynamodb:CreateTable",
+    "dynamodb:DescribeTable",
+    "dynamodb:TagResource",
     "lambda:CreateFunction",
     "lambda:UpdateFunctionCode",
     "lambda:UpdateFunctionConfiguration",

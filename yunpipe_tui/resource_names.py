@@ -83,3 +83,6 @@ def alarm_prefix(pipeline: str) -> str:
 def intermediate_bucket(pipeline: str, step: str, account_id: str) -> str:
     """Between step k and k+1; the account id keeps the global bucket name ours."""
     return f"{base(pipeline, step)}-out-{account_id}"
+
+
+LEDGER_TABLE_PATTERN = f"{PREFIX}-*-ledger"  # what the dispatcher's role may write to

@@ -34,7 +34,7 @@ def test_deploy_yes_then_status_then_teardown(cli_env: Any, tmp_path: Path, caps
         "You can start upload files at demo-input-bucket",
         "You will get your result at demo-output-bucket",
     ]
-    assert "14 to create, 0 to update, 0 to keep" in out
+    assert "15 to create, 0 to update, 0 to keep" in out
     assert "created  work queue yunpipe-demo-s1-queue" in out
 
     code, out, _ = run_cli(["status", "--json"], capsys)
@@ -43,7 +43,7 @@ def test_deploy_yes_then_status_then_teardown(cli_env: Any, tmp_path: Path, caps
     assert status["steps"][0]["queue_url"].endswith("yunpipe-demo-s1-queue")
 
     code, out, _ = run_cli(["deploy", "-f", str(path), "--yes"], capsys)
-    assert code == 0 and "0 to create, 0 to update, 14 to keep" in out
+    assert code == 0 and "0 to create, 0 to update, 15 to keep" in out
 
     code, out, err = run_cli(["teardown", "--yes"], capsys)
     assert code == 0, err

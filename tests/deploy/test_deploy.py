@@ -201,6 +201,28 @@ def test_security_properties(prereqs: Any, tmp_path: Path, catalog: Catalog, cod
             assert "*" not in json.dumps([s["Resource"] for s in doc["Statement"]]).replace(
                 "/*", ""
             )
+            # the ledger: exactly the runner's item actions, on its pipeline's table only
+            by_sid = {s.get("Sid"): s for s in doc["Statement"]}
+            assert sorted(by_sid["OwnLedger"]["Action"]) == [
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+            ]
+            assert by_sid["OwnLedger"]["Resource"] == (
+                "arn:aws:dynamodb:us-east-1:123456789012:table/yunpipe-demo-ledger"
+            )
+            group = "arn:aws:logs:us-east-1:123456789012:log-group:/yunpipe/demo"
+            assert by_sid["OwnFileLogs"]["Resource"] == [group, f"{group}:log-stream:files/*"]
+            assert sorted(by_sid["OwnFileLogs"]["Action"]) == [
+                "logs:CreateLogStream",
+                "logs:PutLogEvents",
+            ]
+            assert not [
+                a
+                for st in doc["Statement"]
+                for a in st["Action"]
+                if a.startswith("dynamodb:") and st.get("Sid") != "OwnLedger"
+            ]
         policy = json.loads(lam.get_policy(FunctionName=step.dispatcher)["Policy"])
         assert len(policy["Statement"]) == 2
         for st in policy["Statement"]:

@@ -14,6 +14,7 @@ HISTORICAL_ORDER = (
     "bucket",
     "cluster",
     "log_group",
+    "ledger_table",  # issue 12: the file ledger
     "schedule_rule",
     "task_role",
     "dlq",

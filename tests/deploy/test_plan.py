@@ -116,7 +116,9 @@ def test_dispatcher_environment_is_the_contract(tmp_path: Path, catalog: Catalog
         "YUNPIPE_SECURITY_GROUP_ID",
         "YUNPIPE_MAX_TASKS",
         "YUNPIPE_ENDPOINT_URL",
+        "YUNPIPE_LEDGER_TABLE",  # issue 12: step 1's dispatcher writes `queued` items
     }
+    assert env["YUNPIPE_LEDGER_TABLE"] == names.ledger_table("demo")
     assert env["YUNPIPE_SUBNET_ID"] == "subnet-a"
     assert env["YUNPIPE_AMI_ID"] == "ami-123"
     assert env["YUNPIPE_TASK_DEFINITION"] == names.task_family("demo", "s1")

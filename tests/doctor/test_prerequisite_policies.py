@@ -105,3 +105,61 @@ def test_trust() -> None:
         ]
     }
     assert pol.trusts(multi, "lambda.amazonaws.com")
+
+
+def test_the_dispatcher_writes_only_ledger_tables_with_put_and_update() -> None:
+    doc = pol.lambda_exec_policy(ACCOUNT)
+    ledger = [
+        s
+        for s in _statements()
+        if any(a.startswith("dynamodb:") for a in pol._as_list(s["Action"]))
+    ]
+    assert len(ledger) == 1
+    assert sorted(ledger[0]["Action"]) == ["dynamodb:PutItem", "dynamodb:UpdateItem"]
+    assert ledger[0]["Resource"] == f"arn:aws:dynamodb:*:{ACCOUNT}:table/yunpipe-*-ledger"
+    table = f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/yunpipe-demo-ledger"
+    for action in ("dynamodb:PutItem", "dynamodb:UpdateItem"):
+        assert pol.is_allowed([doc], action, table)
+        assert not pol.is_allowed(
+            [doc], action, f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/other"
+        )
+    for action in (
+        "dynamodb:DeleteItem",
+        "dynamodb:Scan",
+        "dynamodb:GetItem",
+        "dynamodb:DeleteTable",
+    ):
+        assert not pol.is_allowed([doc], action, table)
+    assert {"dynamodb:PutItem", "dynamodb:UpdateItem"} <= set(pol.DISPATCHER_ACTIONS)
+
+
+def test_the_task_role_touches_only_its_pipelines_ledger() -> None:
+    from yunpipe_tui import pipeline_policies as pp
+
+    table = pp.table_arn("eu-west-1", ACCOUNT, "yunpipe-demo-ledger")
+    group = pp.log_group_arn("eu-west-1", ACCOUNT, "/yunpipe/demo")
+    doc = pp.task_role_policy(
+        queue="arn:aws:sqs:eu-west-1:1:q",
+        input_bucket="in",
+        output_bucket="out",
+        region="eu-west-1",
+        ledger_table=table,
+        log_group=group,
+    )
+    for action in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"):
+        assert pol.is_allowed([doc], action, table)
+        assert not pol.is_allowed([doc], action, table.replace("demo", "other"))
+    for action in (
+        "dynamodb:DeleteItem",
+        "dynamodb:Scan",
+        "dynamodb:Query",
+        "dynamodb:DeleteTable",
+    ):
+        assert not pol.is_allowed([doc], action, table)
+    stream = f"{group}:log-stream:files/s1/abc"
+    assert pol.is_allowed([doc], "logs:PutLogEvents", stream)
+    assert pol.is_allowed([doc], "logs:CreateLogStream", group)
+    assert not pol.is_allowed([doc], "logs:PutLogEvents", f"{group}:log-stream:s1/algorithm/x")
+    assert not pol.is_allowed([doc], "logs:PutLogEvents", stream.replace("/demo", "/other"))
+    old = pp.task_role_policy(queue="q", input_bucket="in", output_bucket="out", region="eu-west-1")
+    assert "dynamodb" not in json.dumps(old)

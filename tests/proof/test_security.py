@@ -116,6 +116,17 @@ def read_back_everything(ctx: Any) -> dict[str, Any]:
     ]
     out["alarms"] = cw.describe_alarms()["MetricAlarms"]
     out["log_groups"] = logs.describe_log_groups()["logGroups"]
+    # issue 12: the file ledger's items and the per-file log streams of the algorithm's output
+    ddb = ctx.client("dynamodb")
+    out["ledger"] = {t: ddb.scan(TableName=t)["Items"] for t in ddb.list_tables()["TableNames"]}
+    out["log_events"] = [
+        e
+        for g in out["log_groups"]
+        for st in logs.describe_log_streams(logGroupName=g["logGroupName"])["logStreams"]
+        for e in logs.get_log_events(
+            logGroupName=g["logGroupName"], logStreamName=st["logStreamName"]
+        )["events"]
+    ]
     return out
 
 
@@ -149,6 +160,10 @@ def audit_policy(where: str, doc: Any) -> list[str]:
                 problems.append(f"{where}: iam:PassRole on any role {resources}")
             if "iam:PassedToService" not in json.dumps(st.get("Condition", {})):
                 problems.append(f"{where}: iam:PassRole without iam:PassedToService")
+        if any(a.startswith("dynamodb:") for a in actions):
+            resources = as_list(st.get("Resource", []))
+            if not all(":table/yunpipe-" in r and r.endswith("-ledger") for r in resources):
+                problems.append(f"{where}: dynamodb beyond the ledger tables {resources}")
     return problems
 
 
@@ -267,6 +282,10 @@ def test_whole_run_leaks_no_secret_and_passes_the_policy_audit(
     assert launched, "the dispatcher launched no instance"
     for instance in launched:
         assert instance["MetadataOptions"]["HttpTokens"] == "required", instance["InstanceId"]
+    ddb = ctx.client("dynamodb")
+    table = ddb.describe_table(TableName=names.ledger_table(PIPELINE))["Table"]
+    assert table["SSEDescription"]["Status"] in ("ENABLED", "ENABLING")
+    assert snap["ledger"][names.ledger_table(PIPELINE)], "the ledger recorded nothing"
     assert problems == []
 
     code, out, err = run_cli(["--profile", "research", "teardown", PIPELINE, "--yes"], capsys)
@@ -287,6 +306,8 @@ def test_the_audit_and_the_scan_can_fail(tmp_path: Path) -> None:
     }
     found = audit_policy("bad", bad)
     assert len(found) == 5, found
+    too_wide = {"Statement": [{"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": "*"}]}
+    assert len(audit_policy("ledger", too_wide)) == 1
     good = {
         "Statement": [
             {

@@ -97,6 +97,7 @@ def run_deploy(
             say(
                 f"rolled back: {len(rb.deleted)} removed"
                 + (f"; kept buckets: {', '.join(rb.kept_buckets)}" if rb.kept_buckets else "")
+                + (f"; kept the file ledger: {', '.join(rb.kept_data)}" if rb.kept_data else "")
             )
         elif exc.created:
             say(f"To remove what was created: yunpipe teardown {plan.pipeline}")

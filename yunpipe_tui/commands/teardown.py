@@ -63,7 +63,10 @@ def run_teardown(
         say(f"pipeline {record.pipeline} ({where}, status {record.status}):")
     order = [k for k in reversed(record.data.get("order", [])) if k in live]
     for entry in (live[k] for k in order):
-        if entry.get("kind") != "bucket":
+        if entry.get("kind") == "ledger_table":
+            verb = "DELETE" if delete_buckets else "keep"
+            say(f"  {verb} the file ledger {entry.get('name')}")
+        elif entry.get("kind") != "bucket":
             say(f"  remove {entry.get('kind')} {entry.get('name')}")
     if not found.from_tags:
         say(f"  remove anything else tagged {names.TAG_PIPELINE}={record.pipeline}")
@@ -101,6 +104,8 @@ def run_teardown(
         return EXIT_FAILED
     if result.kept_buckets:
         say(f"Buckets kept with your data: {', '.join(sorted(set(result.kept_buckets)))}")
+    if result.kept_data:
+        say(f"File ledger kept (--delete-buckets removes it): {', '.join(result.kept_data)}")
     if result.failed:
         for line in result.failed:
             click.echo(f"error: {line}", err=True)

@@ -2,8 +2,9 @@
 
 Teardown ends with it, and it answers on its own for a pipeline torn down elsewhere. Each kind
 scans for its own resources (`Kind.leftovers`, in `scan_rank` order); a last pass over the
-Resource Groups Tagging API catches anything else carrying the pipeline's tag. Buckets are not
-counted (they stay on purpose), but notification entries of ours left on them are.
+Resource Groups Tagging API catches anything else carrying the pipeline's tag. Buckets and the
+ledger table are not counted (they stay on purpose), but notification entries of ours left on
+buckets are.
 
 `present` answers per kind, buckets included: every kind a plan can create has a scan (kinds
 without tags through their parent: Lambda permissions on the dispatchers, schedule targets on
@@ -22,13 +23,16 @@ from yunpipe_tui.deploy.kinds.base import DATA, Scope
 
 # Services whose deleted resources the tagging API may still list (ECS keeps INACTIVE task
 # definitions, EC2 terminated instances) or that stay on purpose (S3): checked by the kinds.
-_TAG_SCAN_SKIP = {"s3", "ecs", "ec2", "cloudwatch"}
+_TAG_SCAN_SKIP = {"s3", "ecs", "ec2", "cloudwatch", "dynamodb"}
 
 
-def leftovers(ctx: AwsContext, pipeline: str, buckets: Sequence[str] = ()) -> list[str]:
-    """What still carries this pipeline's names or tag (buckets are not counted: they stay),
+def leftovers(
+    ctx: AwsContext, pipeline: str, buckets: Sequence[str] = (), include_data: bool = False
+) -> list[str]:
+    """What still carries this pipeline's names or tag (buckets and the ledger table are not
+    counted: they stay, unless `include_data` — teardown deleted data — asks for the ledger),
     including notification entries of ours left on `buckets`."""
-    scope = Scope(ctx, pipeline, tuple(buckets))
+    scope = Scope(ctx, pipeline, tuple(buckets), include_data)
     found: list[str] = []
     for kind in scanned():
         if kind.teardown_stage != DATA:

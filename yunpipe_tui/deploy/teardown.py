@@ -12,8 +12,8 @@ delete itself and how to find its strays; this module only orders the work:
 2. the sweep: strays of this pipeline the journal does not list, the instances the dispatchers
    launched (tag `yunpipe:pipeline`) and their idle alarms;
 3. what those still needed: the log group and the cluster;
-4. buckets: they and their objects stay, unless `delete_buckets=True`, which deletes only
-   buckets yunpipe created.
+4. data: buckets and their objects, and the ledger table, stay, unless `delete_buckets=True`,
+   which deletes the ledger and only the buckets yunpipe created.
 
 Prerequisite roles (lambda_exec_role, ecsInstanceRole) stay. Already-gone is fine everywhere.
 It ends with a leftover scan (`leftovers`), reported in the result.
@@ -69,6 +69,7 @@ class TeardownResult:
     deleted: list[str] = field(default_factory=list)
     already_gone: list[str] = field(default_factory=list)
     kept_buckets: list[str] = field(default_factory=list)
+    kept_data: list[str] = field(default_factory=list)  # the ledger table, kept like buckets
     failed: list[str] = field(default_factory=list)
     leftovers: list[str] = field(default_factory=list)
     # look-alikes: match this pipeline's names but carry no yunpipe tag (reported, kept)
@@ -203,7 +204,7 @@ class Teardown:
         if full:
             self._notifications(buckets)
             self._tag_sweep(tagged, EARLY)
-            self._sweep(tagged)
+            self._sweep(tagged, data=False)
         for key in live:
             if self._stage(resources[key]) == LATE:
                 self._delete_entry(key, resources[key])
@@ -213,19 +214,25 @@ class Teardown:
             entry = resources[key]
             if self._stage(entry) != DATA:
                 continue
-            if delete_buckets:
-                self.delete_bucket(key, entry["name"])
-            else:
+            if delete_buckets:  # buckets yunpipe created, the ledger table
+                if entry.get("kind") == "bucket":
+                    self.delete_bucket(key, entry["name"])
+                else:
+                    self._delete_entry(key, entry)
+            elif entry.get("kind") == "bucket":
                 self.result.kept_buckets.append(entry["name"])
+            else:
+                self.result.kept_data.append(entry["name"])
         for entry in resources.values():
             if entry.get("kind") == "bucket" and entry.get("status") == jr.EXISTING:
                 self.result.kept_buckets.append(entry["name"])
         if full:
+            self._sweep(tagged, data=True, delete=delete_buckets)
             self._tagged_buckets(tagged, delete_buckets)
             self.sink(ev.Event(ev.INFO, kind="phase", name="scan", message=self.p))
             self.result.leftovers = [
                 item
-                for item in leftovers(self.ctx, self.p, buckets)
+                for item in leftovers(self.ctx, self.p, buckets, delete_buckets)
                 if _leftover_name(item) not in self._lookalikes
             ]
             for item in self.result.leftovers:
@@ -324,18 +331,29 @@ class Teardown:
         self.result.not_removed.append(line)
         self.sink(ev.Event(ev.WARNING, message=line))
 
-    def _sweep(self, tagged: list[Found]) -> None:
+    def _sweep(self, tagged: list[Found], data: bool, delete: bool = True) -> None:
         """What matches this pipeline's names but neither the journal walk nor the tag sweep
-        handled: tagged finds (instances, their alarms) are deleted, look-alikes reported."""
+        handled: tagged finds (instances, their alarms) are deleted, look-alikes reported.
+        Data kinds (the ledger table) are swept with the data: deleted when `delete`, else
+        kept and reported like the journal's."""
         known = {name for _, name in self._done}
         known |= {_resource_name(f) for f in tagged}
-        scope = Scope(self.ctx, self.p)
+        known |= (
+            {e.get("name", "") for e in self.journal.data.get("resources", {}).values()}
+            if data
+            else set()
+        )
+        scope = Scope(self.ctx, self.p, include_data=data)
         for kind in swept():
+            if (kind.teardown_stage == DATA) != data:
+                continue
             for found in kind.sweep(scope, known):
-                if found.tagged:
+                if not found.tagged:
+                    self._lookalike(kind.label, found.name)
+                elif delete:
                     self._do(found.key, found.kind, found.name, found.group, found.delete)
                 else:
-                    self._lookalike(kind.label, found.name)
+                    self.result.kept_data.append(found.name)
 
 
 def _deleter(handler: Any, ctx: AwsContext, name: str) -> Callable[[], bool]:
@@ -475,27 +493,40 @@ def _is_empty(s3: Any, bucket: str) -> bool:
     return bool(s3.list_objects_v2(Bucket=bucket, MaxKeys=1).get("KeyCount", 0) == 0)
 
 
+def _table_is_empty(ddb: Any, table: str) -> bool:
+    return not ddb.scan(TableName=table, Limit=1, Select="COUNT").get("Count", 0)
+
+
 def rollback(
     pipeline: str, keys: list[str], ctx: AwsContext, sink: ev.EventSink | None = None
 ) -> TeardownResult:
-    """Remove what one deploy run created (its journal intents), buckets included if empty."""
+    """Remove what one deploy run created (its journal intents), buckets and the ledger table
+    included if empty (a table with items already holds files' history: kept)."""
     record = jr.load(pipeline)
     if record is None:
         return TeardownResult(pipeline)
     td = Teardown(record, ctx, sink)
     result = td.run(delete_buckets=False, only=keys)
-    s3 = td.ctx.client("s3")
+    s3, ddb = td.ctx.client("s3"), td.ctx.client("dynamodb")
     for key in keys:
         entry = record.resources.get(key, {})
-        if entry.get("kind") != "bucket" or entry.get("status") not in (jr.INTENT, jr.CREATED):
+        kind = entry.get("kind")
+        if kind not in ("bucket", "ledger_table") or entry.get("status") not in (
+            jr.INTENT,
+            jr.CREATED,
+        ):
             continue
         name = entry["name"]
-        empty = unless_gone(partial(_is_empty, s3, name))
-        if empty is GONE_MARK:
+        check = _is_empty if kind == "bucket" else _table_is_empty
+        empty = unless_gone(partial(check, s3 if kind == "bucket" else ddb, name))
+        if empty is GONE_MARK or not empty:
             continue
-        if empty:
+        if kind == "bucket":
             td.delete_bucket(key, name)
             result.kept_buckets = [b for b in result.kept_buckets if b != name]
+        else:
+            td._delete_entry(key, entry)
+            result.kept_data = [t for t in result.kept_data if t != name]
     return result
 
 

@@ -200,6 +200,8 @@ class Executor:
                 "YUNPIPE_WAIT_SECONDS": _number(timings.runner_wait),
                 "YUNPIPE_RETRY_DELAY_SECONDS": _number(timings.runner_retry_delay),
                 "YUNPIPE_STOP_GRACE_SECONDS": _number(timings.stop_grace),
+                # The ledger names the task that ran a file (ECS's metadata endpoint on AWS).
+                "YUNPIPE_RUNNER_ID": str(task.get("taskArn", "")),
                 **DUMMY_CREDENTIALS,
             }
         )

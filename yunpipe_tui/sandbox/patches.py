@@ -23,6 +23,10 @@ AWS in the emulation, never in yunpipe's real code:
   InvalidParameterException — we do the same.
 - ECS `register_container_instance`: moto registers CPU 4096 / memory 7482 whatever the instance;
   we set the registered and remaining CPU and memory from the EC2 instance's type.
+- DynamoDB item operations: moto checks a condition and writes without a lock, and a cancelled
+  transaction restores a copy of the whole table taken before it, undoing concurrent writes; on
+  AWS conditional writes and transactions are atomic (the ledger's claim relies on it). We run
+  moto's item operations one at a time (`DYNAMODB_SERIALISED`).
 """
 
 from __future__ import annotations
@@ -278,15 +282,43 @@ def _patched_register_container_instance(self: Any, cluster_str: str, ec2_instan
     return container_instance
 
 
+DYNAMODB_SERIALISED = (
+    "put_item",
+    "update_item",
+    "delete_item",
+    "get_item",
+    "query",
+    "scan",
+    "transact_write_items",
+)
+_dynamodb_lock = threading.RLock()
+
+
+def serialised(original: Callable[..., Any]) -> Callable[..., Any]:
+    """`original` (a moto DynamoDB backend method) run under one lock for all of them."""
+
+    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _dynamodb_lock:
+            return original(self, *args, **kwargs)
+
+    call.__name__ = getattr(original, "__name__", "call")
+    return call
+
+
 def _targets() -> list[tuple[Any, str, Any]]:
     """(owner, attribute, replacement) for every hook."""
     import moto.s3.notifications as notifications
     from moto.awslambda.models import LambdaFunction
+    from moto.dynamodb.models import DynamoDBBackend
     from moto.ecs.models import EC2ContainerServiceBackend
     from moto.ecs.responses import EC2ContainerServiceResponse
 
     backend = EC2ContainerServiceBackend
     return [
+        *(
+            (DynamoDBBackend, name, serialised(getattr(DynamoDBBackend, name)))
+            for name in DYNAMODB_SERIALISED
+        ),
         (notifications, "_invoke_awslambda", _patched_invoke_awslambda),
         (LambdaFunction, "invoke", _patched_lambda_invoke),
         (backend, "run_task", _patched_run_task),

@@ -138,6 +138,7 @@ class Scope:
     ctx: AwsContext
     pipeline: str
     buckets: Sequence[str] = ()
+    include_data: bool = False  # teardown was asked to delete data: data kinds scan too
 
     @property
     def base(self) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 from yunpipe_tui import resource_names as names
 from yunpipe_tui.aws import AwsContext, error_code, error_message
 from yunpipe_tui.deploy.kinds.base import CURRENT, MISSING, STALE, Found, Kind, Ops, Scope, removed
+from yunpipe_tui.deploy.kinds.ledger_table import LEDGER_KEY
 from yunpipe_tui.deploy.kinds.task_definition import CONTAINER_NAME
 from yunpipe_tui.deploy.layout import PipelineLayout, StepLayout
 from yunpipe_tui.deploy.model import Resource
@@ -104,6 +105,12 @@ class Dispatcher(Kind):
             "YUNPIPE_MAX_TASKS": str(MAX_TASKS),
             "YUNPIPE_ENDPOINT_URL": facts.endpoint_url,
         }
+        needs: tuple[str, ...] = (k + "queue", k + "task-definition", "shared/cluster")
+        if step.index == 0:
+            # Step 1's dispatcher writes each upload's `queued` ledger item (so it goes live
+            # after the table); later steps' come from the upstream runner, which knows the id.
+            lambda_env["YUNPIPE_LEDGER_TABLE"] = names.ledger_table(p)
+            needs += (LEDGER_KEY,)
         return [
             Resource(
                 k + "dispatcher",
@@ -111,7 +118,7 @@ class Dispatcher(Kind):
                 step.function,
                 s,
                 step=s,
-                depends_on=(k + "queue", k + "task-definition", "shared/cluster"),
+                depends_on=needs,
                 config={
                     "arn": step.function_arn,
                     "runtime": LAMBDA_RUNTIME,

@@ -11,6 +11,8 @@ from collections.abc import Iterator, Mapping
 from functools import partial
 from typing import Any
 
+from yunpipe_tui import ledger
+from yunpipe_tui import resource_names as names
 from yunpipe_tui.aws import AwsContext, error_code, error_message
 from yunpipe_tui.deploy.kinds.base import (
     CURRENT,
@@ -23,6 +25,7 @@ from yunpipe_tui.deploy.kinds.base import (
     removed,
     tag_list,
 )
+from yunpipe_tui.deploy.kinds.queue import MAX_RECEIVE_COUNT
 from yunpipe_tui.deploy.layout import PipelineLayout, StepLayout
 from yunpipe_tui.deploy.model import Resource
 from yunpipe_tui.state.scan import task_definition_families, task_definitions
@@ -31,6 +34,24 @@ CONTAINER_NAME = "algorithm"
 SPEC_TAG = "yunpipe:spec"
 IDLE_SECONDS = 60
 WAIT_SECONDS = 20
+
+
+def ledger_environment(layout: PipelineLayout, step: StepLayout) -> dict[str, str]:
+    """What the runner needs to keep the file ledger (issue 12): the table, the log group of
+    the per-file streams, its step and the next, the last receive, and the instance type and
+    its on-demand price (for the estimated cost)."""
+    index = layout.step_ids.index(step.id)
+    following = layout.step_ids[index + 1] if index + 1 < len(layout.step_ids) else ""
+    price = ledger.price_per_hour(step.instance_type)
+    return {
+        "YUNPIPE_LEDGER_TABLE": names.ledger_table(layout.pipeline),
+        "YUNPIPE_FILE_LOG_GROUP": layout.log_group,
+        "YUNPIPE_STEP": step.id,
+        "YUNPIPE_NEXT_STEP": following,
+        "YUNPIPE_MAX_RECEIVE_COUNT": str(MAX_RECEIVE_COUNT),
+        "YUNPIPE_INSTANCE_TYPE": step.instance_type,
+        "YUNPIPE_INSTANCE_PRICE": "" if price is None else repr(price),
+    }
 
 
 def spec_hash(config: Mapping[str, Any]) -> str:
@@ -58,6 +79,7 @@ class TaskDefinition(Kind):
                 "YUNPIPE_IDLE_SECONDS": str(IDLE_SECONDS),
                 "YUNPIPE_WAIT_SECONDS": str(WAIT_SECONDS),
                 "YUNPIPE_ENDPOINT_URL": layout.facts.endpoint_url,
+                **ledger_environment(layout, step),
                 "AWS_REGION": region,
                 "AWS_DEFAULT_REGION": region,
             }

@@ -54,6 +54,12 @@ class TaskRole(Kind):
                         input_bucket=step.in_bucket,
                         output_bucket=step.out_bucket,
                         region=layout.region,
+                        ledger_table=policies.table_arn(
+                            layout.region, layout.account, names.ledger_table(layout.pipeline)
+                        ),
+                        log_group=policies.log_group_arn(
+                            layout.region, layout.account, layout.log_group
+                        ),
                     ),
                     "description": f"yunpipe {layout.pipeline} step {s}: the container's access",
                 },

@@ -35,7 +35,7 @@ def leftovers(
     scope = Scope(ctx, pipeline, tuple(buckets), include_data)
     found: list[str] = []
     for kind in scanned():
-        if kind.teardown_stage != DATA:
+        if kind.teardown_stage != DATA or (include_data and kind.leftover_with_data):
             found += kind.leftovers(scope)
     found += _tagged(ctx, pipeline, found)
     return found
@@ -43,7 +43,7 @@ def leftovers(
 
 def present(ctx: AwsContext, pipeline: str, buckets: Sequence[str] = ()) -> dict[str, list[str]]:
     """{kind: what of it exists} for every scanned kind, buckets included."""
-    scope = Scope(ctx, pipeline, tuple(buckets))
+    scope = Scope(ctx, pipeline, tuple(buckets), include_data=True)
     return {kind.name: kind.leftovers(scope) for kind in scanned()}
 
 

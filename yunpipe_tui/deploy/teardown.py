@@ -337,12 +337,10 @@ class Teardown:
         Data kinds (the ledger table) are swept with the data: deleted when `delete`, else
         kept and reported like the journal's."""
         known = {name for _, name in self._done}
-        known |= {_resource_name(f) for f in tagged}
-        known |= (
-            {e.get("name", "") for e in self.journal.data.get("resources", {}).values()}
-            if data
-            else set()
-        )
+        if data:  # the journal's data entries were kept or deleted already; tagged ones not
+            known |= {e.get("name", "") for e in self.journal.data.get("resources", {}).values()}
+        else:
+            known |= {_resource_name(f) for f in tagged}
         scope = Scope(self.ctx, self.p, include_data=data)
         for kind in swept():
             if (kind.teardown_stage == DATA) != data:

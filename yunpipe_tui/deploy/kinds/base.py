@@ -162,6 +162,9 @@ class Kind:
     teardown_stage: ClassVar[int] = EARLY
     sweep_rank: ClassVar[int | None] = None
     scan_rank: ClassVar[int | None] = None
+    # A data kind (teardown stage DATA) that counts as a leftover once teardown was asked to
+    # delete the data (the ledger table); buckets never do: the user's own ones always stay.
+    leftover_with_data: ClassVar[bool] = False
 
     # the plan
 

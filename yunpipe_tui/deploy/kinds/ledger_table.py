@@ -81,8 +81,9 @@ class LedgerTable(Kind):
     name = "ledger_table"
     label = "ledger table"
     teardown_stage = DATA  # the pipeline's history: kept unless data is to be deleted
-    sweep_rank = 45  # its sweep runs in the data phase, after every other kind's, whatever the rank
+    sweep_rank = 47  # its sweep runs in the data phase, after every other kind's, whatever the rank
     scan_rank = 75
+    leftover_with_data = True
 
     def plan_shared(self, layout: PipelineLayout) -> list[Resource]:
         return [

@@ -14,11 +14,11 @@ from textual.highlight import highlight
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-MARKS = {"ok": "✓", "warn": "!", "fail": "✗", "running": "…", "unknown": "?"}
+MARKS = {"ok": "✓", "warn": "!", "fail": "✗", "skip": "-", "running": "…", "unknown": "?"}
 
 
 def status_of(check: Any) -> str:
-    """'ok' / 'warn' / 'fail' from a doctor CheckResult (enum or string status)."""
+    """'ok' / 'warn' / 'fail' / 'skip' from a doctor CheckResult (enum or string status)."""
     raw = getattr(check, "status", "unknown")
     value = str(getattr(raw, "value", raw)).lower()
     if value in ("ok", "pass", "passed", "success"):
@@ -27,6 +27,8 @@ def status_of(check: Any) -> str:
         return "warn"
     if value in ("fail", "failed", "error"):
         return "fail"
+    if value in ("skip", "skipped"):
+        return "skip"
     return "unknown"
 
 
@@ -44,8 +46,16 @@ def mark_cell(status: str, app: Any) -> Text:
     return Text(MARKS.get(status, "?"), style=f"bold {colour}".strip())
 
 
+def credentials_failing(checks: Iterable[Any] | None) -> bool:
+    """The doctor's credentials check failed: the way forward is the Credentials screen (c),
+    not a fix the doctor can apply."""
+    return any(
+        getattr(c, "id", "") == "credentials" and status_of(c) == "fail" for c in checks or ()
+    )
+
+
 def summarize_checks(checks: Iterable[Any]) -> str:
-    counts = {"ok": 0, "warn": 0, "fail": 0}
+    counts = {"ok": 0, "warn": 0, "fail": 0, "skip": 0}
     for check in checks:
         status = status_of(check)
         if status in counts:
@@ -57,6 +67,8 @@ def summarize_checks(checks: Iterable[Any]) -> str:
         parts.append(f"! {counts['warn']} warning{'s' if counts['warn'] != 1 else ''}")
     if counts["ok"] or not parts:
         parts.append(f"✓ {counts['ok']} ok")
+    if counts["skip"]:
+        parts.append(f"- {counts['skip']} skipped")
     return " · ".join(parts)
 
 

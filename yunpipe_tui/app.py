@@ -144,9 +144,9 @@ class YunpipeApp(App[int]):
         if self.sandbox:
             return f"LOCAL SANDBOX · {region}"
         if self.identity is not None:
-            profile = self.identity.profile or "default"
-            return f"{self.identity.account} · profile {profile} · {self.identity.region}"
-        return f"profile {self.aws.profile or 'default'} · {region}"
+            profile = f"profile {self.identity.profile}" if self.identity.profile else "no profile"
+            return f"{self.identity.account} · {profile} · {self.identity.region}"
+        return f"{self.aws.profile_label()} · {region}"
 
     def set_identity(self, identity: Identity | None) -> None:
         self.identity = identity

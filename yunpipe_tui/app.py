@@ -97,6 +97,8 @@ class YunpipeApp(App[int]):
     BINDINGS: ClassVar[list[Any]] = [
         Binding("ctrl+q", "request_quit", "Quit", id="app.quit", priority=True, show=True),
         Binding("question_mark", "help", "Help", id="app.help", key_display="?"),
+        # F1 works everywhere, also in a text field (where `?` is typed into it)
+        Binding("f1", "help", "Help", id="app.help_f1", priority=True, show=False),
     ]
 
     def __init__(
@@ -234,7 +236,8 @@ class YunpipeApp(App[int]):
     def action_help(self) -> None:
         from yunpipe_tui.screens.help import HelpScreen
 
-        if isinstance(self.screen, HelpScreen):
+        if isinstance(self.screen, HelpScreen):  # F1 again closes it
+            self.screen.dismiss(None)
             return
         self.push_screen(HelpScreen(self.screen))
 

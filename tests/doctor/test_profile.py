@@ -59,3 +59,19 @@ def test_profile_labels(no_such_profile: str, monkeypatch: pytest.MonkeyPatch) -
     assert AwsContext(profile="other").profile_label() == "profile other"
     monkeypatch.delenv("AWS_PROFILE")
     assert AwsContext().profile_label() == "no profile"
+
+
+def test_events_role_named_as_aws_names_it(iam_aws: Any) -> None:
+    """moto stores the role as AWSServiceRoleForevents; the doctor says AWS's name both times
+    (issue 14, point 8)."""
+    from yunpipe_tui.doctor.registry import CHECKS
+
+    ctx = AwsContext(region="us-east-1")
+    chosen = [c for c in CHECKS if c.id in ("credentials", "events-service-linked-role")]
+    before = {r.id: r for r in doctor.run_checks(ctx, checks=chosen)}
+    slr = before["events-service-linked-role"]
+    assert slr.status == "fail" and "AWSServiceRoleForCloudWatchEvents does not exist" in slr.detail
+    said = doctor.apply_fix(ctx, "events-service-linked-role")
+    assert said == "created service-linked role AWSServiceRoleForCloudWatchEvents"
+    after = {r.id: r for r in doctor.run_checks(ctx, checks=chosen)}
+    assert after["events-service-linked-role"].detail == "AWSServiceRoleForCloudWatchEvents exists"

@@ -106,12 +106,21 @@ class MonitorScreen(YunpipeScreen):
         "budget and shows as —."
     )
     BINDINGS: ClassVar[list[Any]] = [
-        Binding("r", "refresh_now", "Refresh", id="monitor.refresh"),
+        # 80 columns hold the keys used most; help (F1, ?) lists the others too (polls are
+        # automatic, so r and the interval keys are there)
+        Binding("r", "refresh_now", "Refresh", id="monitor.refresh", show=False),
         Binding("space", "toggle_pause", "Pause", id="monitor.pause"),
-        Binding("plus,equals_sign", "slower", "+interval", id="monitor.slower", key_display="+"),
-        Binding("minus", "faster", "-interval", id="monitor.faster", key_display="-"),
+        Binding(
+            "plus,equals_sign",
+            "slower",
+            "+interval",
+            id="monitor.slower",
+            key_display="+",
+            show=False,
+        ),
+        Binding("minus", "faster", "-interval", id="monitor.faster", key_display="-", show=False),
         Binding("u", "upload", "Upload", id="monitor.upload"),
-        Binding("d", "redrive", "Redrive DLQ", id="monitor.redrive"),
+        Binding("d", "redrive", "Redrive", id="monitor.redrive"),
         Binding("t", "terminate", "Terminate", id="monitor.terminate"),
     ]
 
@@ -157,7 +166,7 @@ class MonitorScreen(YunpipeScreen):
             yield DataTable(id="instances", cursor_type="row", zebra_stripes=True)
             yield Label("Recent tasks", classes="monitor-heading")
             yield DataTable(id="tasks", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield Footer(show_command_palette=False)  # ctrl+p still opens it; room for the keys
 
     def on_mount(self) -> None:
         self.sub_title = "Monitor"
@@ -311,7 +320,10 @@ class MonitorScreen(YunpipeScreen):
         if step is None and self.snapshot is not None and self.snapshot.queues:
             step = self.snapshot.queues[0].step
         values = list(self.history.get(step or "", ()))
-        self.query_one("#history", Sparkline).data = [float(v) for v in values] or [0.0]
+        # all zeros: no data, so the graph is a flat line (a single value would fill the bar)
+        self.query_one("#history", Sparkline).data = (
+            [float(v) for v in values] if any(values) else []
+        )
         top = max(values) if values else 0
         self.query_one("#history-label", Label).update(
             f"{step or '—'} visible · last {len(values)} polls · max {top} "

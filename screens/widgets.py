@@ -83,6 +83,13 @@ class ConfirmModal(ModalScreen[bool]):
     BINDINGS: ClassVar[list[Any]] = [
         Binding("escape", "cancel", "Cancel", id="modal.cancel"),
         Binding("y", "confirm", "Confirm", id="modal.confirm", show=False),
+        # what is being approved scrolls with the keys too (focus stays on the buttons)
+        Binding("down,j", "scroll('down')", "Scroll down", id="modal.down", show=False),
+        Binding("up,k", "scroll('up')", "Scroll up", id="modal.up", show=False),
+        Binding("pagedown", "scroll('page_down')", "Page down", id="modal.pgdn", show=False),
+        Binding("pageup", "scroll('page_up')", "Page up", id="modal.pgup", show=False),
+        Binding("end", "scroll('end')", "End", id="modal.end", show=False),
+        Binding("home", "scroll('home')", "Start", id="modal.home", show=False),
     ]
 
     def __init__(
@@ -104,11 +111,18 @@ class ConfirmModal(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
             yield Label(self.title_text, classes="dialog-title", markup=False)
-            if self.body:
-                yield Static(self.body, classes="dialog-body", markup=False)
             if self.detail:
-                with VerticalScroll(classes="dialog-detail"):
-                    yield Static(json_view(self.detail), id="detail")
+                # everything being approved in one scroll: every fix, every line of the policy
+                with VerticalScroll(classes="dialog-scroll", id="approve"):
+                    if self.body:
+                        yield Static(self.body, classes="dialog-scroll-body", markup=False)
+                    yield Static(json_view(self.detail), id="detail", classes="dialog-json")
+                yield Label(
+                    "↑↓ PgUp PgDn End: scroll · y: confirm · escape: cancel",
+                    classes="dialog-hint muted",
+                )
+            elif self.body:
+                yield Static(self.body, classes="dialog-body", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button(
                     self.confirm_label,
@@ -130,6 +144,19 @@ class ConfirmModal(ModalScreen[bool]):
 
     def action_cancel(self) -> None:
         self.dismiss(False)
+
+    def action_scroll(self, where: str) -> None:
+        if not self.detail:
+            return
+        area = self.query_one("#approve", VerticalScroll)
+        {
+            "down": area.scroll_down,
+            "up": area.scroll_up,
+            "page_down": area.scroll_page_down,
+            "page_up": area.scroll_page_up,
+            "end": area.scroll_end,
+            "home": area.scroll_home,
+        }[where](animate=False)
 
 
 class ErrorModal(ModalScreen[None]):

@@ -3,8 +3,6 @@ whole on screen, the help keeps the rest, and a history whose maximum is 0 draws
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual.widgets import Footer, Sparkline
 
 from tests.monitor.test_snapshots import SERIES, _polls, make_app, snapshot_at

@@ -54,7 +54,7 @@ class DoctorScreen(YunpipeScreen):
         Binding("r", "rerun", "Re-run", id="doctor.rerun"),
         Binding("f", "fix_selected", "Fix", id="doctor.fix"),
         Binding("a", "fix_all", "Fix all", id="doctor.fix_all"),
-        Binding("c", "credentials", "Credentials", id="doctor.credentials"),
+        Binding("c", "credentials", "Credentials", id="doctor.credentials", show=False),
     ]
 
     def __init__(self) -> None:

@@ -324,7 +324,11 @@ class WorkflowScreen(YunpipeScreen):
             summary.update("✓ valid — ready to save")
         self._show_step_problems()
         dirty = text != self.saved_text
-        self.sub_title = ("● unsaved  " if dirty else "") + (self._value("#path") or "new file")
+        from yunpipe_tui.path_display import tail_path
+
+        room = max(20, self.app.size.width - 30)  # the header's title and clock take the rest
+        path = tail_path(self._value("#path"), room) or "new file"
+        self.sub_title = ("● unsaved  " if dirty else "") + path
 
     @on(Input.Changed, "#name, #input-bucket, #output-bucket, #account, #path")
     @on(Select.Changed, "#key-pair, #type")
@@ -611,7 +615,11 @@ class WorkflowScreen(YunpipeScreen):
     def _fill(self, workflow: Workflow, path: str, name: str) -> None:
         self._loading = True
         try:
-            self.query_one("#path", Input).value = path
+            field = self.query_one("#path", Input)
+            field.value = path
+            field.cursor_position = len(path)
+            # the file's name in view, not the path's start (once the field has its width)
+            self.call_after_refresh(lambda: field.scroll_to(x=field.max_scroll_x, animate=False))
             self.query_one("#name", Input).value = name
             self.query_one("#input-bucket", Input).value = workflow.input_bucket
             self.query_one("#output-bucket", Input).value = workflow.output_bucket

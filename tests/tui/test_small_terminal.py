@@ -77,3 +77,23 @@ async def test_fix_all_confirmation_scrolls_to_every_fix_and_policy_line(iam_aws
         solid = "".join(shown.split())
         missing = [line for line in wanted_policy if line not in solid]
         assert not missing, missing[:5]
+
+
+async def test_a_long_workflow_path_shows_its_end(aws, catalog, tmp_path) -> None:
+    import shutil
+
+    from textual.widgets import Input
+
+    from tests.tui.conftest import SEED
+
+    folder = tmp_path / "a-rather-long-folder-name-for-projects" / "another-level" / "demo"
+    folder.mkdir(parents=True)
+    path = folder / "work-flow.json"
+    shutil.copy(SEED / "work-flow.json", path)
+    app = make_app(aws, initial="workflow", workflow_path=str(path))
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        title = app.screen.sub_title
+        assert title.endswith("demo/work-flow.json") and len(title) <= SMALL[0] - 20, title
+        field = app.screen.query_one("#path", Input)
+        assert "work-flow.json" in field.render_line(0).text

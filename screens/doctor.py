@@ -17,7 +17,16 @@ from textual.worker import Worker
 
 from yunpipe_tui.screens._base import YunpipeScreen
 from yunpipe_tui.screens.messages import ChecksLoaded, FixApplied
-from yunpipe_tui.screens.widgets import ConfirmModal, mark, mark_cell, status_of, summarize_checks
+from yunpipe_tui.screens.widgets import (
+    ConfirmModal,
+    credentials_failing,
+    mark,
+    mark_cell,
+    status_of,
+    summarize_checks,
+)
+
+CREDENTIALS_HINT = "AWS credentials needed: press c (Credentials) to set them up"
 
 
 def fix_document(checks: list[Any]) -> str:
@@ -45,6 +54,7 @@ class DoctorScreen(YunpipeScreen):
         Binding("r", "rerun", "Re-run", id="doctor.rerun"),
         Binding("f", "fix_selected", "Fix", id="doctor.fix"),
         Binding("a", "fix_all", "Fix all", id="doctor.fix_all"),
+        Binding("c", "credentials", "Credentials", id="doctor.credentials", show=False),
     ]
 
     def __init__(self) -> None:
@@ -140,6 +150,8 @@ class DoctorScreen(YunpipeScreen):
         summary = summarize_checks(self.checks)
         if not self.checks:
             summary = "No checks ran."
+        elif credentials_failing(self.checks):
+            summary += " — " + CREDENTIALS_HINT
         elif not failing:
             summary += " — ready to deploy"
         self.query_one("#doctor-summary", Static).update(escape(summary + self.workflow_note))
@@ -163,6 +175,8 @@ class DoctorScreen(YunpipeScreen):
         lines = [f"{mark(status_of(check))} [b]{escape(check.title)}[/]", escape(check.detail)]
         if check.fix is not None and fixable(check):
             lines.append(f"[b]Fix:[/] {escape(check.fix.description)} (press f)")
+        elif check.id == "credentials" and status_of(check) == "fail":
+            lines.append(f"[b]Fix:[/] {CREDENTIALS_HINT}")
         text.update("\n".join(lines))
 
     def worker_failure(self, worker: Worker[Any], line: str) -> None:
@@ -179,6 +193,9 @@ class DoctorScreen(YunpipeScreen):
 
     def action_fix_selected(self) -> None:
         check = self.selected()
+        if check is not None and check.id == "credentials" and status_of(check) == "fail":
+            self.notify(f"{CREDENTIALS_HINT}.", severity="warning")
+            return
         if check is None or not fixable(check):
             self.notify("This check has nothing to fix.", severity="warning")
             return
@@ -186,10 +203,16 @@ class DoctorScreen(YunpipeScreen):
 
     def action_fix_all(self) -> None:
         chosen = [c for c in self.checks if fixable(c)]
+        if not chosen and credentials_failing(self.checks):
+            self.notify(f"Nothing the doctor can fix: {CREDENTIALS_HINT}.", severity="warning")
+            return
         if not chosen:
             self.notify("Nothing to fix.")
             return
         self.confirm_fix(chosen)
+
+    def action_credentials(self) -> None:
+        self.wizard.open_screen("credentials")
 
     def confirm_fix(self, checks: list[Any]) -> None:
         if self.fixing:

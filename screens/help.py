@@ -1,4 +1,4 @@
-"""`?`: the keys of the screen you came from, and what each screen is for."""
+"""`?` or F1: the keys of the screen you came from, and what each screen is for."""
 
 from __future__ import annotations
 
@@ -14,16 +14,20 @@ from textual.widgets import Label, Static
 INTRO = (
     "yunpipe turns containerized algorithms into an AWS pipeline (S3 → SQS → Lambda → ECS) "
     "and shows it running. Go Home → Doctor → Credentials → Workflow → Deploy → Monitor. "
-    "ctrl+p opens the command palette from anywhere."
+    "ctrl+p opens the command palette from anywhere; F1 (or ? outside a text field) opens "
+    "this help."
 )
 
 
 def binding_rows(screen: Screen[Any]) -> list[tuple[str, str]]:
-    """(key, description) for every binding active on `screen`, described ones only."""
+    """(key, description) for the bindings of `screen` itself and of the App, described ones
+    only: a focused widget's own keys (a table's Page Left, ^home Top) are not the screen's."""
     rows: list[tuple[str, str]] = []
     seen: set[str] = set()
     for key, active in screen.active_bindings.items():
         binding = active.binding
+        if active.node is not screen and active.node is not screen.app:
+            continue
         if not binding.description or binding.action in seen:
             continue
         if screen.check_action(binding.action.split("(")[0], ()) is False:

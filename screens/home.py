@@ -21,6 +21,7 @@ from yunpipe_tui.screens.messages import (
     IdentityLoaded,
     PipelinesLoaded,
 )
+from yunpipe_tui.screens.widgets import credentials_failing
 
 NAV = (
     ("doctor", "d", "Doctor"),
@@ -161,8 +162,9 @@ class HomeScreen(YunpipeScreen):
         self.wizard.set_identity(message.identity)
         i = message.identity
         where = "[b $warning]LOCAL SANDBOX[/]  " if self.wizard.sandbox else ""
+        profile = f"Profile [b]{escape(i.profile)}[/]" if i.profile else "No profile"
         self.query_one("#identity", Static).update(
-            f"{where}Account [b]{escape(i.account)}[/]  Profile [b]{escape(i.profile)}[/]  "
+            f"{where}Account [b]{escape(i.account)}[/]  {profile}  "
             f"Region [b]{escape(i.region)}[/]\n{escape(i.arn)}"
         )
 
@@ -186,6 +188,8 @@ class HomeScreen(YunpipeScreen):
         else:
             summary = escape(self.wizard.doctor_summary)
             hint = "  — press d to fix" if "failing" in summary else ""
+            if credentials_failing(self.wizard.doctor_checks):
+                hint = "  — AWS credentials needed: press c (Credentials)"
             line.update(summary + hint)
 
     @on(PipelinesLoaded)

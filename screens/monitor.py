@@ -139,7 +139,9 @@ class MonitorScreen(YunpipeScreen):
         "l shows its log. Costs are estimates (on-demand price × instance-seconds)."
     )
     BINDINGS: ClassVar[list[Any]] = [
-        Binding("r", "refresh_now", "Refresh", id="monitor.refresh"),
+        # 80 columns hold the keys used most; help (F1, ?) lists the others too (polls are
+        # automatic, so r and the interval keys are there)
+        Binding("r", "refresh_now", "Refresh", id="monitor.refresh", show=False),
         Binding("f", "toggle_files", "Files/queues", id="monitor.files"),
         Binding("R", "redrive_file", "Retry", id="monitor.redrive_file"),
         Binding("A", "redrive_failed", "Retry failed", id="monitor.redrive_failed"),
@@ -157,7 +159,7 @@ class MonitorScreen(YunpipeScreen):
         ),
         Binding("minus", "faster", "-interval", id="monitor.faster", key_display="-", show=False),
         Binding("u", "upload", "Upload", id="monitor.upload"),
-        Binding("d", "redrive", "Redrive DLQ", id="monitor.redrive"),
+        Binding("d", "redrive", "Redrive", id="monitor.redrive"),
         Binding("t", "terminate", "Terminate", id="monitor.terminate"),
     ]
 
@@ -222,7 +224,7 @@ class MonitorScreen(YunpipeScreen):
                             id="file-detail",
                             markup=False,
                         )
-        yield Footer()
+        yield Footer(show_command_palette=False)  # ctrl+p still opens it; room for the keys
 
     def on_mount(self) -> None:
         self.sub_title = "Monitor"
@@ -387,7 +389,10 @@ class MonitorScreen(YunpipeScreen):
         if step is None and self.snapshot is not None and self.snapshot.queues:
             step = self.snapshot.queues[0].step
         values = list(self.history.get(step or "", ()))
-        self.query_one("#history", Sparkline).data = [float(v) for v in values] or [0.0]
+        # all zeros: no data, so the graph is a flat line (a single value would fill the bar)
+        self.query_one("#history", Sparkline).data = (
+            [float(v) for v in values] if any(values) else []
+        )
         top = max(values) if values else 0
         self.query_one("#history-label", Label).update(
             f"{step or '—'} visible · last {len(values)} polls · max {top} "

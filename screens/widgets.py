@@ -14,11 +14,11 @@ from textual.highlight import highlight
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-MARKS = {"ok": "✓", "warn": "!", "fail": "✗", "running": "…", "unknown": "?"}
+MARKS = {"ok": "✓", "warn": "!", "fail": "✗", "skip": "-", "running": "…", "unknown": "?"}
 
 
 def status_of(check: Any) -> str:
-    """'ok' / 'warn' / 'fail' from a doctor CheckResult (enum or string status)."""
+    """'ok' / 'warn' / 'fail' / 'skip' from a doctor CheckResult (enum or string status)."""
     raw = getattr(check, "status", "unknown")
     value = str(getattr(raw, "value", raw)).lower()
     if value in ("ok", "pass", "passed", "success"):
@@ -27,6 +27,8 @@ def status_of(check: Any) -> str:
         return "warn"
     if value in ("fail", "failed", "error"):
         return "fail"
+    if value in ("skip", "skipped"):
+        return "skip"
     return "unknown"
 
 
@@ -44,8 +46,16 @@ def mark_cell(status: str, app: Any) -> Text:
     return Text(MARKS.get(status, "?"), style=f"bold {colour}".strip())
 
 
+def credentials_failing(checks: Iterable[Any] | None) -> bool:
+    """The doctor's credentials check failed: the way forward is the Credentials screen (c),
+    not a fix the doctor can apply."""
+    return any(
+        getattr(c, "id", "") == "credentials" and status_of(c) == "fail" for c in checks or ()
+    )
+
+
 def summarize_checks(checks: Iterable[Any]) -> str:
-    counts = {"ok": 0, "warn": 0, "fail": 0}
+    counts = {"ok": 0, "warn": 0, "fail": 0, "skip": 0}
     for check in checks:
         status = status_of(check)
         if status in counts:
@@ -57,6 +67,8 @@ def summarize_checks(checks: Iterable[Any]) -> str:
         parts.append(f"! {counts['warn']} warning{'s' if counts['warn'] != 1 else ''}")
     if counts["ok"] or not parts:
         parts.append(f"✓ {counts['ok']} ok")
+    if counts["skip"]:
+        parts.append(f"- {counts['skip']} skipped")
     return " · ".join(parts)
 
 
@@ -71,6 +83,13 @@ class ConfirmModal(ModalScreen[bool]):
     BINDINGS: ClassVar[list[Any]] = [
         Binding("escape", "cancel", "Cancel", id="modal.cancel"),
         Binding("y", "confirm", "Confirm", id="modal.confirm", show=False),
+        # what is being approved scrolls with the keys too (focus stays on the buttons)
+        Binding("down,j", "scroll('down')", "Scroll down", id="modal.down", show=False),
+        Binding("up,k", "scroll('up')", "Scroll up", id="modal.up", show=False),
+        Binding("pagedown", "scroll('page_down')", "Page down", id="modal.pgdn", show=False),
+        Binding("pageup", "scroll('page_up')", "Page up", id="modal.pgup", show=False),
+        Binding("end", "scroll('end')", "End", id="modal.end", show=False),
+        Binding("home", "scroll('home')", "Start", id="modal.home", show=False),
     ]
 
     def __init__(
@@ -92,11 +111,18 @@ class ConfirmModal(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
             yield Label(self.title_text, classes="dialog-title", markup=False)
-            if self.body:
-                yield Static(self.body, classes="dialog-body", markup=False)
             if self.detail:
-                with VerticalScroll(classes="dialog-detail"):
-                    yield Static(json_view(self.detail), id="detail")
+                # everything being approved in one scroll: every fix, every line of the policy
+                with VerticalScroll(classes="dialog-scroll", id="approve"):
+                    if self.body:
+                        yield Static(self.body, classes="dialog-scroll-body", markup=False)
+                    yield Static(json_view(self.detail), id="detail", classes="dialog-json")
+                yield Label(
+                    "↑↓ PgUp PgDn End: scroll · y: confirm · escape: cancel",
+                    classes="dialog-hint muted",
+                )
+            elif self.body:
+                yield Static(self.body, classes="dialog-body", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button(
                     self.confirm_label,
@@ -118,6 +144,19 @@ class ConfirmModal(ModalScreen[bool]):
 
     def action_cancel(self) -> None:
         self.dismiss(False)
+
+    def action_scroll(self, where: str) -> None:
+        if not self.detail:
+            return
+        area = self.query_one("#approve", VerticalScroll)
+        {
+            "down": area.scroll_down,
+            "up": area.scroll_up,
+            "page_down": area.scroll_page_down,
+            "page_up": area.scroll_page_up,
+            "end": area.scroll_end,
+            "home": area.scroll_home,
+        }[where](animate=False)
 
 
 class ErrorModal(ModalScreen[None]):

@@ -324,7 +324,11 @@ class WorkflowScreen(YunpipeScreen):
             summary.update("✓ valid — ready to save")
         self._show_step_problems()
         dirty = text != self.saved_text
-        self.sub_title = ("● unsaved  " if dirty else "") + (self._value("#path") or "new file")
+        from yunpipe_tui.path_display import tail_path
+
+        room = max(20, self.app.size.width - 30)  # the header's title and clock take the rest
+        path = tail_path(self._value("#path"), room) or "new file"
+        self.sub_title = ("● unsaved  " if dirty else "") + path
 
     @on(Input.Changed, "#name, #input-bucket, #output-bucket, #account, #path")
     @on(Select.Changed, "#key-pair, #type")
@@ -591,7 +595,7 @@ class WorkflowScreen(YunpipeScreen):
 
     # --- files -----------------------------------------------------------------------------
 
-    def open_file(self, path: str) -> None:
+    def open_file(self, path: str) -> bool:
         try:
             doc = load_json(path, what="workflow file")
             if not isinstance(doc.data, dict):
@@ -599,19 +603,24 @@ class WorkflowScreen(YunpipeScreen):
             workflow = workflow_from_json(doc.data, source=path)
         except InputError as exc:
             self.app.push_screen(ErrorModal(f"Cannot open {path}", str(exc)))
-            return
+            return False
         except (KeyError, TypeError, ValueError, AttributeError):
             problems = workflow_problems(doc, self.catalog)
             text = "\n".join(str(p) for p in problems) or "not a workflow file"
             self.app.push_screen(ErrorModal(f"Cannot open {path}", text))
-            return
+            return False
         self._fill(workflow, path, name=str(doc.data.get("name", "")))
         self.wizard.workflow_path = path
+        return True
 
     def _fill(self, workflow: Workflow, path: str, name: str) -> None:
         self._loading = True
         try:
-            self.query_one("#path", Input).value = path
+            field = self.query_one("#path", Input)
+            field.value = path
+            field.cursor_position = len(path)
+            # the file's name in view, not the path's start (once the field has its width)
+            self.call_after_refresh(lambda: field.scroll_to(x=field.max_scroll_x, animate=False))
             self.query_one("#name", Input).value = name
             self.query_one("#input-bucket", Input).value = workflow.input_bucket
             self.query_one("#output-bucket", Input).value = workflow.output_bucket
@@ -673,12 +682,25 @@ class WorkflowScreen(YunpipeScreen):
         self.action_save()
 
     def action_open(self) -> None:
-        path = self._value("#path")
-        if not path:
-            self.notify("Type the path of a workflow file, then Open.", severity="warning")
-            self.query_one("#path", Input).focus()
-            return
-        self._guard(lambda: self.open_file(path), "Open another file without saving?")
+        """Choose a file in a picker (the typed path's folder first); enter in the path field
+        opens a typed path directly."""
+        from yunpipe_tui.screens.file_picker import OpenFileModal
+
+        typed = self._value("#path")
+        start = Path(typed).expanduser().parent if typed else Path.cwd()
+
+        def picked(path: str | None) -> None:
+            if path:
+                self._guard(lambda: self.open_and_say(path), "Open another file without saving?")
+
+        self.app.push_screen(OpenFileModal(start), picked)
+
+    def open_and_say(self, path: str) -> None:
+        """Open `path` and say so (a failure shows in its own dialog)."""
+        if self.open_file(path):
+            from yunpipe_tui.path_display import tail_path
+
+            self.notify(f"Opened {tail_path(path, 60)}", title="Workflow opened")
 
     @on(Button.Pressed, "#open")
     def open_pressed(self) -> None:
@@ -686,8 +708,14 @@ class WorkflowScreen(YunpipeScreen):
 
     @on(Input.Submitted, "#path")
     def path_submitted(self) -> None:
-        if Path(self._value("#path")).is_file():
-            self.action_open()
+        path = self._value("#path")
+        if not Path(path).expanduser().is_file():
+            self.notify(f"No file {path}: ctrl+o picks one.", severity="warning")
+            return
+        self._guard(
+            lambda: self.open_and_say(str(Path(path).expanduser())),
+            "Open another file without saving?",
+        )
 
     def action_new(self) -> None:
         def reset() -> None:

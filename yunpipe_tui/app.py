@@ -97,6 +97,8 @@ class YunpipeApp(App[int]):
     BINDINGS: ClassVar[list[Any]] = [
         Binding("ctrl+q", "request_quit", "Quit", id="app.quit", priority=True, show=True),
         Binding("question_mark", "help", "Help", id="app.help", key_display="?"),
+        # F1 works everywhere, also in a text field (where `?` is typed into it)
+        Binding("f1", "help", "Help", id="app.help_f1", priority=True, show=False),
     ]
 
     def __init__(
@@ -145,9 +147,9 @@ class YunpipeApp(App[int]):
         if self.sandbox:
             return f"LOCAL SANDBOX · {region}"
         if self.identity is not None:
-            profile = self.identity.profile or "default"
-            return f"{self.identity.account} · profile {profile} · {self.identity.region}"
-        return f"profile {self.aws.profile or 'default'} · {region}"
+            profile = f"profile {self.identity.profile}" if self.identity.profile else "no profile"
+            return f"{self.identity.account} · {profile} · {self.identity.region}"
+        return f"{self.aws.profile_label()} · {region}"
 
     def set_identity(self, identity: Identity | None) -> None:
         self.identity = identity
@@ -235,7 +237,8 @@ class YunpipeApp(App[int]):
     def action_help(self) -> None:
         from yunpipe_tui.screens.help import HelpScreen
 
-        if isinstance(self.screen, HelpScreen):
+        if isinstance(self.screen, HelpScreen):  # F1 again closes it
+            self.screen.dismiss(None)
             return
         self.push_screen(HelpScreen(self.screen))
 

@@ -98,6 +98,36 @@ class AwsContext:
     def region_name(self) -> str:
         return self.session.region_name or DEFAULT_REGION
 
+    def profile_status(self) -> tuple[str, bool]:
+        """The profile this context asks for ('' when none: `--profile`, else `AWS_PROFILE`) and
+        whether it exists (in the AWS config files or yunpipe's keyring). With no profile asked
+        for, the answer is whether a `default` profile exists. Reads files only, never AWS."""
+        if self._session is not None and self.profile is None and self.provider is None:
+            return "", False  # a session built by the caller (fixed keys, the sandbox)
+        import botocore.session
+
+        try:
+            core = botocore.session.get_session()
+            if self.provider is not None:
+                self.provider(core, self.profile)
+            asked = self.profile or core.get_config_variable("profile") or ""
+            return asked, (asked or "default") in core.available_profiles
+        except Exception:  # unreadable config files: the credentials check says why
+            return self.profile or "", False
+
+    def profile_label(self) -> str:
+        """What to call the profile in a title: `profile NAME`, `profile NAME (not found)` or
+        `no profile` (keys from the environment, or nothing set up yet)."""
+        asked, exists = self.profile_status()
+        if asked:
+            return f"profile {asked}" if exists else f"profile {asked} (not found)"
+        return "profile default" if exists else "no profile"
+
+    def missing_profile(self) -> str:
+        """The name of the profile asked for when it does not exist, else ''."""
+        asked, exists = self.profile_status()
+        return asked if asked and not exists else ""
+
     def add_hook(self, event: str, handler: Any) -> None:
         """Register a botocore hook on every client (tests and benchmarks: faults, latency)."""
         self._hooks.append((event, handler))

@@ -54,6 +54,16 @@ class AwsError(YunpipeError):
     """An AWS call failed; the message names the operation and AWS's own words."""
 
 
+def missing_profile_advice(profile: str) -> str:
+    """One line for a profile that exists nowhere, with the ways forward."""
+    return (
+        f"AWS profile {profile!r} not found (not in ~/.aws/config, ~/.aws/credentials or "
+        f"yunpipe's keyring): create it with `aws configure --profile {profile}` or "
+        f"`yunpipe creds set --profile {profile}`, or unset AWS_PROFILE / drop --profile "
+        "to use the default credentials"
+    )
+
+
 def describe_unexpected(exc: BaseException) -> str:
     """One line for an error from a library (botocore, ...), without its traceback.
 
@@ -70,7 +80,7 @@ def describe_unexpected(exc: BaseException) -> str:
     if name in ("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError"):
         return f"cannot reach AWS: {exc}"
     if name == "ProfileNotFound":
-        return f"{exc}; list profiles with `aws configure list-profiles`"
+        return missing_profile_advice(str(getattr(exc, "kwargs", {}).get("profile", "")) or "?")
     if name == "ClientError":
         from yunpipe_tui.aws import error_message
 

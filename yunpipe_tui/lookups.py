@@ -28,9 +28,15 @@ def caller_identity(ctx: AwsContext) -> CallerIdentity:
         account=str(answer.get("Account", "")),
         arn=str(answer.get("Arn", "")),
         user_id=str(answer.get("UserId", "")),
-        profile=ctx.profile or ctx.session.profile_name or "default",
+        profile=_existing_profile(ctx),
         region=ctx.region_name,
     )
+
+
+def _existing_profile(ctx: AwsContext) -> str:
+    """The profile the keys come from, '' when none exists (keys from the environment)."""
+    asked, exists = ctx.profile_status()
+    return (asked or "default") if exists else ""
 
 
 def key_pair_names(ctx: AwsContext, region: str | None = None) -> list[str]:

@@ -45,7 +45,7 @@ def run_deploy(
     from yunpipe_tui.deploy import teardown as td
     from yunpipe_tui.deploy.guarded import sigterm_interrupts
     from yunpipe_tui.deploy.plan import algorithms_for, format_tree
-    from yunpipe_tui.deploy.prepare import prepare
+    from yunpipe_tui.deploy.prepare import load, prepare
     from yunpipe_tui.deploy.progress import renderer
     from yunpipe_tui.sandbox_hints import sandbox_warnings
 
@@ -54,14 +54,15 @@ def run_deploy(
     def say(text: str = "") -> None:
         console.print(text, markup=False, highlight=False, soft_wrap=True)
 
+    catalog = default_catalog()
+    workflow = load(path, catalog)  # the file's own problems come before any question
     if not dry_run and not yes and not interactive():
         raise InputError(
             "deploy creates AWS resources and needs a confirmation: no terminal to ask in; "
             "rerun with --yes (or look first with --dry-run)",
             file=path,
         )
-    catalog = default_catalog()
-    prepared = prepare(path, options.aws(), catalog, replace=replace)
+    prepared = prepare(workflow, options.aws(), catalog, replace=replace)
     plan, ctx, workflow = prepared.plan, prepared.ctx, prepared.workflow
     for line in sandbox_warnings(algorithms_for(workflow, catalog).values()):
         say(f"warning: {line}")

@@ -15,7 +15,12 @@ from yunpipe_tui.errors import EXIT_FAILED, EXIT_OK, InputError, YunpipeError
 if TYPE_CHECKING:
     from yunpipe_tui.doctor import CheckResult
 
-MARKS = {"ok": ("✓", "green"), "warn": ("!", "yellow"), "fail": ("✗", "red")}
+MARKS = {
+    "ok": ("✓", "green"),
+    "warn": ("!", "yellow"),
+    "fail": ("✗", "red"),
+    "skip": ("-", "bright_black"),
+}
 
 
 def render(results: list[CheckResult], err: bool = False) -> None:
@@ -98,6 +103,7 @@ def command(
         raise InputError(
             "--fix asks before each change; pass --yes when not in a terminal", file="--fix"
         )
+    options.allow_missing_profile = True  # the credentials check names the profile
     aws = options.aws()
     results = run_checks(aws, workflow)
     if fix and any(r.fix is not None and r.status != "ok" for r in results):

@@ -22,11 +22,14 @@ class Options:
     profile: str | None = None
     region: str | None = None
     debug: bool = False
+    # the doctor and the wizard report a missing profile themselves; other commands stop on it
+    allow_missing_profile: bool = False
     _aws: AwsContext | None = field(default=None, repr=False)
 
     def aws(self) -> AwsContext:
         """The AwsContext of these options, built once; yunpipe's keyring store is one of its
-        credential sources."""
+        credential sources. A profile asked for that exists nowhere stops the command with one
+        line saying what to do, unless `allow_missing_profile` is set."""
         if self._aws is None:
             from yunpipe_tui.aws import AwsContext
             from yunpipe_tui.credentials import install_provider
@@ -34,6 +37,12 @@ class Options:
             self._aws = AwsContext.from_environment(
                 self.profile, self.region, provider=install_provider
             )
+        if not self.allow_missing_profile:
+            missing = self._aws.missing_profile()
+            if missing:
+                from yunpipe_tui.errors import YunpipeError, missing_profile_advice
+
+                raise YunpipeError(missing_profile_advice(missing))
         return self._aws
 
 

@@ -24,6 +24,7 @@ def run_teardown(
     *,
     yes: bool = False,
     delete_buckets: bool = False,
+    save_failed: str | None = None,
     console: Any = None,
 ) -> int:
     from rich.console import Console
@@ -87,6 +88,8 @@ def run_teardown(
     else:
         kept = sorted({e["name"] for e in record.resources.values() if e.get("kind") == "bucket"})
         say(f"  keep buckets and their objects: {', '.join(kept) or 'none'}")
+    if not _keep_dead_letters(record, ctx, say, yes=yes, save_failed=save_failed):
+        return EXIT_FAILED
     if not yes and not click.confirm(f"Tear down {record.pipeline}?", default=False):
         say("cancelled: nothing was changed")
         return EXIT_FAILED
@@ -125,6 +128,39 @@ def run_teardown(
     return EXIT_FAILED
 
 
+def _keep_dead_letters(
+    record: Any, ctx: Any, say: Any, *, yes: bool, save_failed: str | None
+) -> bool:
+    """Say how many failed messages the dead-letter queues still hold (teardown deletes them)
+    and write their file keys to a file first: `--save-failed FILE`, or when asked. False when
+    the keys could not be written (nothing was changed)."""
+    from yunpipe_tui import dead_letters
+
+    held = dead_letters.counts(record, ctx)
+    if not held:
+        return True
+    total = sum(held.values())
+    for name, n in held.items():
+        say(f"  DELETE dead-letter queue {name} holding {n} failed message(s)")
+    target = save_failed
+    ask = f"Write the file keys of the {total} failed message(s) to a file first?"
+    if target is None and not yes and interactive() and click.confirm(ask, default=True):
+        target = click.prompt("File", default=f"{record.pipeline}-failed.txt")
+    if target is None:
+        if not yes or not interactive():
+            say("  (keep their file keys with --save-failed FILE)")
+        return True
+    keys = dead_letters.failed_file_keys(record, ctx)
+    try:
+        with open(target, "w", encoding="utf-8") as out:
+            out.write("".join(f"{k}\n" for k in keys))
+    except OSError as exc:
+        click.echo(f"error: {target}: {exc.strerror or exc}; nothing was changed", err=True)
+        return False
+    say(f"  wrote {len(keys)} failed file key(s) to {target}")
+    return True
+
+
 @click.command("teardown", short_help="Remove a pipeline's resources (buckets and data stay).")
 @click.argument("pipeline", required=False)
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
@@ -133,7 +169,13 @@ def run_teardown(
     is_flag=True,
     help="Also delete the buckets yunpipe created, with every object in them.",
 )
-def command(pipeline: str | None, yes: bool, delete_buckets: bool) -> int:
+@click.option(
+    "--save-failed",
+    "save_failed",
+    type=click.Path(dir_okay=False),
+    help="Write the file keys of the failed messages in the dead-letter queues to FILE first.",
+)
+def command(pipeline: str | None, yes: bool, delete_buckets: bool, save_failed: str | None) -> int:
     """Remove what yunpipe added for PIPELINE (default: the most recent one of the account
     and endpoint in use).
 
@@ -144,7 +186,9 @@ def command(pipeline: str | None, yes: bool, delete_buckets: bool) -> int:
     --delete-buckets; your own buckets and your own bucket notifications are never touched.
     Safe to run again.
     """
-    return run_teardown(_options(), pipeline, yes=yes, delete_buckets=delete_buckets)
+    return run_teardown(
+        _options(), pipeline, yes=yes, delete_buckets=delete_buckets, save_failed=save_failed
+    )
 
 
 @click.command("clean-up", short_help="The seed's name for `yunpipe teardown`.")

@@ -31,6 +31,7 @@ def run_wizard(options: Options, **kwargs: Any) -> int:
         return EXIT_USAGE
     from yunpipe_tui.app import make_app
 
+    options.allow_missing_profile = True  # Home and the doctor say what to do about it
     app = make_app(options.aws(), **kwargs)
     result = app.run()
     return int(result or app.return_code or EXIT_OK)

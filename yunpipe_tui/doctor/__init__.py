@@ -1,8 +1,9 @@
 """The prerequisite doctor: checks that an account is ready for yunpipe, and fixes what it can.
 
-Each check has an id, a title, a status (ok / warn / fail), a one-paragraph detail and, where one
-exists, a fix (what it will do and the exact policy JSON it will apply). Checks run concurrently;
-a check that raises becomes a failed check carrying the error.
+Each check has an id, a title, a status (ok / warn / fail / skip: not run because what it depends
+on failed), a one-paragraph detail and, where one exists, a fix (what it will do and the exact
+policy JSON it will apply). Checks run concurrently; a check that raises becomes a failed check
+carrying the error.
 
 Core API (no printing, no prompts; used by `yunpipe doctor` and the wizard's Doctor screen):
     run_checks(ctx, workflow=None) -> list[CheckResult]
@@ -17,7 +18,18 @@ check in order), `runner` (running checks, applying fixes) and `report` (JSON, s
 
 from __future__ import annotations
 
-from yunpipe_tui.doctor.model import FAIL, OK, WARN, Check, CheckResult, Facts, Fix, Outcome, Status
+from yunpipe_tui.doctor.model import (
+    FAIL,
+    OK,
+    SKIP,
+    WARN,
+    Check,
+    CheckResult,
+    Facts,
+    Fix,
+    Outcome,
+    Status,
+)
 from yunpipe_tui.doctor.registry import CHECKS, check_ids, fixable_ids
 from yunpipe_tui.doctor.report import all_ok, report_json, summary
 from yunpipe_tui.doctor.runner import MAX_WORKERS, apply_fix, run_checks
@@ -27,6 +39,7 @@ __all__ = [
     "FAIL",
     "MAX_WORKERS",
     "OK",
+    "SKIP",
     "WARN",
     "Check",
     "CheckResult",

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from yunpipe_tui.aws import DEFAULT_REGION
-from yunpipe_tui.doctor.model import FAIL, OK, WARN, Facts, Outcome
+from yunpipe_tui.doctor.model import FAIL, OK, SKIP, WARN, Facts, Outcome
+from yunpipe_tui.errors import missing_profile_advice
 
 if TYPE_CHECKING:
     from yunpipe_tui.aws import AwsContext
@@ -42,6 +43,9 @@ def describe_source(ctx: AwsContext) -> str:
 
 def check_credentials(facts: Facts) -> Outcome:
     ctx = facts.ctx
+    missing = ctx.missing_profile()
+    if missing:
+        return FAIL, missing_profile_advice(missing), None
     source = describe_source(ctx)
     if not source:
         return (
@@ -60,6 +64,9 @@ def check_credentials(facts: Facts) -> Outcome:
 
 
 def check_region(facts: Facts) -> Outcome:
+    missing = facts.ctx.missing_profile()
+    if missing:
+        return SKIP, f"not checked: the region comes from profile {missing!r}, not found", None
     region = facts.ctx.session.region_name
     wf = facts.workflow.region if facts.workflow else ""
     if not region:

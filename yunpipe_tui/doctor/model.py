@@ -11,10 +11,11 @@ if TYPE_CHECKING:
     from yunpipe_tui.aws import AwsContext
     from yunpipe_tui.workflow import Workflow
 
-Status = Literal["ok", "warn", "fail"]
+Status = Literal["ok", "warn", "fail", "skip"]
 OK: Status = "ok"
 WARN: Status = "warn"
 FAIL: Status = "fail"
+SKIP: Status = "skip"  # not run: what it depends on (the credentials, the profile) failed
 
 
 @dataclass(frozen=True)

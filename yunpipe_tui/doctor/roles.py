@@ -243,7 +243,8 @@ def check_events_slr(facts: Facts) -> Outcome:
             "instances (arn:aws:automate:...:ec2:terminate)",
             EVENTS_SLR_FIX,
         )
-    return OK, f"{role['RoleName']} exists", None
+    # AWS's name for it; an emulator may store it under another (moto: AWSServiceRoleForevents)
+    return OK, f"{pol.EVENTS_SERVICE_LINKED_ROLE} exists", None
 
 
 def fix_events_slr(facts: Facts) -> str:
@@ -251,9 +252,9 @@ def fix_events_slr(facts: Facts) -> str:
     if _events_slr(iam) is not None:
         return f"{pol.EVENTS_SERVICE_LINKED_ROLE}: nothing to do"
     try:
-        role = iam.create_service_linked_role(AWSServiceName=pol.EVENTS_SERVICE)["Role"]
+        iam.create_service_linked_role(AWSServiceName=pol.EVENTS_SERVICE)
     except Exception as exc:
         if error_code(exc) in ("EntityAlreadyExists", "InvalidInput") and _events_slr(iam):
             return f"{pol.EVENTS_SERVICE_LINKED_ROLE}: already exists"
         raise
-    return f"created service-linked role {role['RoleName']}"
+    return f"created service-linked role {pol.EVENTS_SERVICE_LINKED_ROLE}"

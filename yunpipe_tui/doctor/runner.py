@@ -8,15 +8,20 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import TYPE_CHECKING
 
 from yunpipe_tui.aws import error_message
-from yunpipe_tui.doctor.model import FAIL, Check, CheckResult, Facts
+from yunpipe_tui.doctor.model import FAIL, SKIP, Check, CheckResult, Facts
 from yunpipe_tui.doctor.registry import CHECKS, fixable_ids
-from yunpipe_tui.errors import YunpipeError
+from yunpipe_tui.errors import YunpipeError, describe_unexpected
 
 if TYPE_CHECKING:
     from yunpipe_tui.aws import AwsContext
     from yunpipe_tui.workflow import Workflow
 
 MAX_WORKERS = 8
+
+
+_LIBRARY_WORDS = frozenset(
+    {"ProfileNotFound", "NoCredentialsError", "PartialCredentialsError", "NoRegionError"}
+)
 
 
 def _run_one(check: Check, facts: Facts) -> CheckResult:
@@ -28,6 +33,8 @@ def _run_one(check: Check, facts: Facts) -> CheckResult:
         )
         if isinstance(exc, YunpipeError):
             detail = str(exc)
+        elif type(exc).__name__ in _LIBRARY_WORDS:  # botocore's, said in the CLI's words
+            detail = describe_unexpected(exc)
         return CheckResult(check.id, check.title, FAIL, f"the check failed: {detail}", None)
     return CheckResult(check.id, check.title, status, detail, fix)
 
@@ -43,7 +50,7 @@ def run_checks(
     """Run every check (the workflow ones only with a workflow), concurrently; results come
     back in the checks' order, and each is also passed to `on_result` (in the calling thread) as
     soon as it is known. Credentials are checked first: without them, the checks that need AWS
-    are reported as not run."""
+    are reported as skipped (one failure says what to do, not fifteen)."""
     chosen = [
         c for c in (checks if checks is not None else CHECKS) if workflow or not c.workflow_only
     ]
@@ -69,7 +76,7 @@ def run_checks(
                 CheckResult(
                     check.id,
                     check.title,
-                    FAIL,
+                    SKIP,
                     "not checked: the AWS credentials do not work",
                     None,
                 )

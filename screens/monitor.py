@@ -142,12 +142,12 @@ class MonitorScreen(YunpipeScreen):
         # 80 columns hold the keys used most; help (F1, ?) lists the others too (polls are
         # automatic, so r and the interval keys are there)
         Binding("r", "refresh_now", "Refresh", id="monitor.refresh", show=False),
-        Binding("f", "toggle_files", "Files/queues", id="monitor.files"),
+        Binding("f", "toggle_files", "Files", id="monitor.files"),
         Binding("R", "redrive_file", "Retry", id="monitor.redrive_file"),
         Binding("A", "redrive_failed", "Retry failed", id="monitor.redrive_failed"),
         Binding("g", "download", "Download", id="monitor.download"),
         Binding("l", "open_log", "Log", id="monitor.log"),
-        Binding("space", "toggle_pause", "Pause", id="monitor.pause"),
+        Binding("space", "toggle_pause", "Pause", id="monitor.pause", key_display="␣"),
         # +/- stay out of the footer (in the help), so each view's own keys fit at 100 columns.
         Binding(
             "plus,equals_sign",

@@ -27,6 +27,13 @@ from yunpipe_tui.schema_check import schema_problems
 
 SINGLE_RUN = "single_run"
 SEQUENCE_RUN = "sequence_run"
+ECS = "ecs"
+BATCH = "batch"
+BACKENDS = (ECS, BATCH)
+DEFAULT_MAX_TASKS = 10
+DEFAULT_MAX_VCPUS = 256
+MAX_TASKS_RANGE = (1, 1000)
+MAX_VCPUS_RANGE = (1, 100_000)
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 
 
@@ -50,6 +57,43 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Compute:
+    """Where the steps' tasks run (the workflow's optional `compute` section).
+
+    `max_tasks` bounds the ECS backend's parallel tasks per step; `max_vcpus` the Batch compute
+    environment; `spot` asks for Spot capacity with on-demand as fallback.
+    """
+
+    backend: str = ECS
+    max_tasks: int = DEFAULT_MAX_TASKS
+    max_vcpus: int = DEFAULT_MAX_VCPUS
+    spot: bool = False
+
+    @property
+    def is_default(self) -> bool:
+        return self == Compute()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "backend": self.backend,
+            "max_tasks": self.max_tasks,
+            "max_vcpus": self.max_vcpus,
+            "spot": self.spot,
+        }
+
+    @classmethod
+    def from_json(cls, raw: Any) -> Compute:
+        """From already-validated data; absent fields take today's defaults."""
+        data = raw if isinstance(raw, dict) else {}
+        return cls(
+            backend=data.get("backend") or ECS,
+            max_tasks=int(data.get("max_tasks", DEFAULT_MAX_TASKS)),
+            max_vcpus=int(data.get("max_vcpus", DEFAULT_MAX_VCPUS)),
+            spot=bool(data.get("spot", False)),
+        )
+
+
+@dataclass(frozen=True)
 class Workflow:
     name: str
     input_bucket: str
@@ -60,9 +104,11 @@ class Workflow:
     account_id: str = ""
     region: str = ""
     source: str = ""
+    compute: Compute = Compute()
 
     def to_json(self) -> dict[str, Any]:
-        """The seed's layout, plus `name`; empty optional fields are left out."""
+        """The seed's layout, plus `name`; empty optional fields (and the default `compute`)
+        are left out, so a seed file saves back as it was."""
         data: dict[str, Any] = {"name": self.name}
         data["input_s3_name"] = self.input_bucket
         data["output_s3_name"] = self.output_bucket
@@ -72,6 +118,8 @@ class Workflow:
             data["account_id"] = self.account_id
         if self.region:
             data["region"] = self.region
+        if not self.compute.is_default:
+            data["compute"] = self.compute.to_json()
         data["process"] = {"type": self.type, "algorithms": [s.to_json() for s in self.steps]}
         return data
 
@@ -253,6 +301,7 @@ def workflow_from_json(data: dict[str, Any], source: str = "") -> Workflow:
         account_id=data.get("account_id") or "",
         region=data.get("region") or "",
         source=source,
+        compute=Compute.from_json(data.get("compute")),
     )
 
 

@@ -69,8 +69,10 @@ def prepare(
     deploy would create, update or keep. Read-only."""
     workflow = load(source, catalog)
     ctx = preflight.region_context(ctx, workflow)
-    facts = preflight.account_facts(ctx, workflow)
-    plan = build_plan(workflow, algorithms_for(workflow, catalog), facts)
+    algorithms = algorithms_for(workflow, catalog)
+    gpu = any(a.gpu for a in algorithms.values())
+    facts = preflight.account_facts(ctx, workflow, gpu=gpu)
+    plan = build_plan(workflow, algorithms, facts)
     problems = preflight.check(ctx, workflow, plan)
     actions = Engine(ctx, code=code).diff(plan) if with_actions else {}
     return Prepared(workflow, ctx, facts, plan, problems, actions)

@@ -116,6 +116,9 @@ def test_dispatcher_environment_is_the_contract(tmp_path: Path, catalog: Catalog
         "YUNPIPE_SECURITY_GROUP_ID",
         "YUNPIPE_MAX_TASKS",
         "YUNPIPE_ENDPOINT_URL",
+        "YUNPIPE_SPOT",
+        "YUNPIPE_TASK_GPU",
+        "YUNPIPE_TASKS_PER_INSTANCE",
     }
     assert env["YUNPIPE_SUBNET_ID"] == "subnet-a"
     assert env["YUNPIPE_AMI_ID"] == "ami-123"

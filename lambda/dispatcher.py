@@ -81,6 +81,8 @@ SPOT_FALLBACK_CODES = frozenset(
         "MaxSpotInstanceCountExceeded",
         "InsufficientSpotInstanceCapacity",
         "UnfulfillableCapacity",
+        # The account has no Spot service-linked role and the dispatcher may not create it.
+        "AuthFailure.ServiceLinkedRoleCreationNotPermitted",
     }
 )
 SPOT_OPTIONS = {
@@ -616,6 +618,8 @@ class _Dispatch:
         started = 0
         for arn, memory, cpu in room:
             while started < wanted and memory >= config.task_memory and cpu >= config.task_cpu:
+                if self.deadline is not None and self._time_left() <= 0:
+                    return started  # the rest next minute; the Lambda must not time out
                 if not self.start_on(arn):
                     break
                 started += 1

@@ -113,7 +113,13 @@ def test_spot_is_asked_for_when_configured(step: Step) -> None:
 
 
 @pytest.mark.parametrize(
-    "code", ["InsufficientInstanceCapacity", "SpotMaxPriceTooLow", "MaxSpotInstanceCountExceeded"]
+    "code",
+    [
+        "InsufficientInstanceCapacity",
+        "SpotMaxPriceTooLow",
+        "MaxSpotInstanceCountExceeded",
+        "AuthFailure.ServiceLinkedRoleCreationNotPermitted",
+    ],
 )
 def test_spot_without_capacity_falls_back_to_on_demand(step: Step, code: str) -> None:
     backlog(step, 2)

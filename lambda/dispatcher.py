@@ -603,7 +603,7 @@ class _Dispatch:
         down each one's remaining memory and CPU as tasks start (one describe, no re-reads).
         ECS refusing a start (another dispatcher took the room) drops that instance."""
         config = self.config
-        room: list[tuple[str, int, int]] = []
+        room: list[tuple[str, int, int, int]] = []
         for instance in described:
             if not self._fits(instance):
                 continue
@@ -611,18 +611,31 @@ class _Dispatch:
                 r.get("name"): int(r.get("integerValue", 0))
                 for r in instance.get("remainingResources", [])
             }
-            room.append(
-                (instance["containerInstanceArn"], left.get("MEMORY", 0), left.get("CPU", 0))
-            )
+            # GPUs are counted by ECS as a set of ids, not an integer: a GPU step holds at most
+            # its tasks-per-instance on an instance, less the tasks already there.
+            slots = wanted
+            if config.task_gpu:
+                busy = int(instance.get("runningTasksCount", 0)) + int(
+                    instance.get("pendingTasksCount", 0)
+                )
+                slots = self.per_instance() - busy
+            arn = instance["containerInstanceArn"]
+            room.append((arn, left.get("MEMORY", 0), left.get("CPU", 0), slots))
         room.sort(key=lambda r: r[1])  # bin-packing: the fullest first
         started = 0
-        for arn, memory, cpu in room:
-            while started < wanted and memory >= config.task_memory and cpu >= config.task_cpu:
+        for arn, memory, cpu, slots in room:
+            while (
+                started < wanted
+                and slots > 0
+                and memory >= config.task_memory
+                and cpu >= config.task_cpu
+            ):
                 if self.deadline is not None and self._time_left() <= 0:
                     return started  # the rest next minute; the Lambda must not time out
                 if not self.start_on(arn):
                     break
                 started += 1
+                slots -= 1
                 memory -= config.task_memory
                 cpu -= config.task_cpu
             if started >= wanted:

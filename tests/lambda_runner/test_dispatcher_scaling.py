@@ -188,3 +188,17 @@ def test_config_reads_spot_and_sizes() -> None:
         1,
     )
     assert not d.DispatcherConfig.from_env({**env, "YUNPIPE_SPOT": "false"}).spot
+
+
+def test_a_gpu_step_holds_only_its_tasks_per_instance(step: Step) -> None:
+    """ECS counts GPUs as ids, not in remainingResources: the dispatcher bounds a GPU step's
+    tasks on an instance itself (AWS would refuse the extra starts with RESOURCE:GPU)."""
+    step.register_instance()
+    backlog(step, 3)
+    launches = run_instances_calls(step)
+    config = step.with_config(task_gpu=1, tasks_per_instance=1, max_tasks=3).config
+    summary = d.dispatch(SCHEDULED, config, clients=step.clients)
+    assert summary["started"] == 1 and summary["launched"] == 2
+    assert [c["MaxCount"] for c in launches] == [2]
+    summary = d.dispatch(SCHEDULED, config, clients=step.clients)
+    assert summary["started"] == 0 and len(tasks_of_step(step)) == 1

@@ -82,3 +82,55 @@ def test_the_sandbox_launches_up_to_max_count_as_ec2_does(sandbox: Sandbox, prep
     )["Instances"]
     assert len(launched) == 3
     ec2.terminate_instances(InstanceIds=[i["InstanceId"] for i in launched])
+
+
+def test_a_gpu_step_runs_on_gpu_instances_one_task_each(
+    sandbox: Sandbox, prepared: Any, catalog: Catalog
+) -> None:
+    ctx = prepared
+    catalog.add(replace(flow.text_algorithm("demo-gpu", "slow", instance_type=""), gpu=1))
+    workflow = flow.workflow_for("gpus", ["demo-gpu"], "gpus-in", "gpus-out")
+    flow.deploy_workflow(ctx, workflow, catalog)
+    gpu_ami = ctx.client("ssm").get_parameter(
+        Name="/aws/service/ecs/optimized-ami/amazon-linux-2023/gpu/recommended/image_id"
+    )["Parameter"]["Value"]
+    family = names.task_family("gpus", "s1")
+    definition = ctx.client("ecs").describe_task_definition(taskDefinition=family)
+    (container,) = definition["taskDefinition"]["containerDefinitions"]
+    assert container["resourceRequirements"] == [{"type": "GPU", "value": "1"}]
+
+    ecs, cluster = ctx.client("ecs"), names.cluster("gpus")
+    most = 0  # tasks on one instance at once
+    done = threading.Event()
+
+    def watch() -> None:
+        nonlocal most
+        while not done.is_set():
+            arns = ecs.list_tasks(cluster=cluster, desiredStatus="RUNNING")["taskArns"]
+            if arns:
+                tasks = ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"]
+                per: dict[str, int] = {}
+                for task in tasks:
+                    if task.get("lastStatus") != "STOPPED":
+                        arn = task.get("containerInstanceArn", "")
+                        per[arn] = per.get(arn, 0) + 1
+                most = max([most, *per.values()])
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    files = {f"g/{i}.txt": f"gpu {i}\n".encode() for i in range(3)}
+    flow.upload(ctx, "gpus-in", files)
+    wanted = {flow.result_name("demo-gpu", k): v.upper() for k, v in files.items()}
+    try:
+        arrived = flow.wait_for_objects(ctx, "gpus-out", wanted, timeout=60)
+    finally:
+        done.set()
+        watcher.join(timeout=5)
+    assert arrived.complete, f"missing {arrived.missing}; sandbox: {sandbox.activity.snapshot()}"
+    launched = _instances(ctx, "gpus")
+    assert launched and {i["InstanceType"] for i in launched} == {"g4dn.xlarge"}
+    assert {i["ImageId"] for i in launched} == {gpu_ami}
+    assert most == 1  # one GPU each: never two tasks on one instance
+    assert sandbox.wait_quiet(timeout=30)
+    assert flow.teardown_pipeline(ctx, "gpus").failed == []

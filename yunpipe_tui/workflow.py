@@ -249,12 +249,63 @@ def _check_step_against(
     return problems
 
 
+_COMPUTE_RULES = {
+    "max_tasks": (*MAX_TASKS_RANGE, "tasks per step at once, ECS backend"),
+    "max_vcpus": (*MAX_VCPUS_RANGE, "vCPUs of the Batch compute environment"),
+}
+
+
+def _compute_problems(doc: LoadedJson, data: dict[str, Any]) -> list[Problem]:
+    """The `compute` section's values, each message naming its field and what it takes (these
+    replace the schema's terser messages for the same fields)."""
+    compute = data.get("compute")
+    if not isinstance(compute, dict):
+        return []
+    problems = []
+    backend = compute.get("backend", ECS)
+    if backend not in BACKENDS:
+        problems.append(
+            doc.problem(
+                ("compute", "backend"),
+                f"backend {quote(backend)} is not one of 'ecs', 'batch'; use \"ecs\" (EC2 "
+                'instances yunpipe starts) or "batch" (AWS Batch)',
+            )
+        )
+    for key, (low, high, what) in _COMPUTE_RULES.items():
+        if key not in compute:
+            continue
+        value = compute[key]
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        if isinstance(value, float) and value.is_integer():
+            whole, value = True, int(value)
+        if not whole or not low <= value <= high:
+            problems.append(
+                doc.problem(
+                    ("compute", key),
+                    f"{key} must be a whole number from {low} to {high} ({what}), "
+                    f"not {quote(compute[key])}",
+                )
+            )
+    if "spot" in compute and not isinstance(compute["spot"], bool):
+        problems.append(
+            doc.problem(
+                ("compute", "spot"), f"spot must be true or false, not {quote(compute['spot'])}"
+            )
+        )
+    return problems
+
+
 def workflow_problems(doc: LoadedJson, catalog: Catalog | None) -> list[Problem]:
     """Every problem in a workflow document: schema first, then the rules beyond it."""
     if not isinstance(doc.data, dict):
         return [doc.problem((), "a workflow file must hold a JSON object { ... }")]
     data = doc.data
-    problems = schema_problems(doc, "workflow.schema.json")
+    problems = [
+        p
+        for p in schema_problems(doc, "workflow.schema.json")
+        if not p.path.startswith("compute.")  # said with the field's rule below
+    ]
+    problems += _compute_problems(doc, data)
     problems += control_character_problems(doc)
     problems += _check_buckets(doc, data)
     key_pair = data.get("key_pair")

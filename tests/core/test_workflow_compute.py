@@ -49,6 +49,10 @@ def test_a_full_section_loads_and_saves_back(tmp_path: Path, catalog: Catalog) -
     assert load_workflow(out, catalog).compute == workflow.compute
 
 
+def test_a_whole_float_is_a_whole_number(tmp_path: Path, catalog: Catalog) -> None:
+    assert load_workflow(_file(tmp_path, {"max_tasks": 12.0}), catalog).compute.max_tasks == 12
+
+
 def test_a_partial_section_takes_the_defaults(tmp_path: Path, catalog: Catalog) -> None:
     workflow = load_workflow(_file(tmp_path, {"spot": True}), catalog)
     assert workflow.compute == Compute("ecs", 10, 256, True)
@@ -58,15 +62,17 @@ def test_a_partial_section_takes_the_defaults(tmp_path: Path, catalog: Catalog) 
 @pytest.mark.parametrize(
     ("compute", "field", "says"),
     [
-        ({"backend": "lambda"}, "compute.backend", "'lambda' is not one of 'ecs', 'batch'"),
-        ({"max_tasks": 0}, "compute.max_tasks", "0 is too small (at least 1)"),
-        ({"max_tasks": 1001}, "compute.max_tasks", "1001 is too large (at most 1000)"),
-        ({"max_tasks": "12"}, "compute.max_tasks", "'12' should be of type integer"),
-        ({"max_tasks": 2.5}, "compute.max_tasks", "should be of type integer"),
-        ({"max_vcpus": 0}, "compute.max_vcpus", "0 is too small (at least 1)"),
-        ({"max_vcpus": 100001}, "compute.max_vcpus", "too large (at most 100000)"),
-        ({"spot": "yes"}, "compute.spot", "'yes' should be of type boolean"),
-        ({"spot": 1}, "compute.spot", "should be of type boolean"),
+        ({"backend": "lambda"}, "compute.backend", "backend 'lambda' is not one of 'ecs', 'batch'"),
+        ({"backend": 3}, "compute.backend", "backend 3 is not one of"),
+        ({"max_tasks": 0}, "compute.max_tasks", "max_tasks must be a whole number from 1 to 1000"),
+        ({"max_tasks": 1001}, "compute.max_tasks", "from 1 to 1000 (tasks per step at once"),
+        ({"max_tasks": "12"}, "compute.max_tasks", "max_tasks must be a whole number"),
+        ({"max_tasks": 2.5}, "compute.max_tasks", "not 2.5"),
+        ({"max_tasks": True}, "compute.max_tasks", "max_tasks must be a whole number"),
+        ({"max_vcpus": 0}, "compute.max_vcpus", "max_vcpus must be a whole number from 1 to"),
+        ({"max_vcpus": 100001}, "compute.max_vcpus", "from 1 to 100000 (vCPUs of the Batch"),
+        ({"spot": "yes"}, "compute.spot", "spot must be true or false, not 'yes'"),
+        ({"spot": 1}, "compute.spot", "spot must be true or false, not 1"),
         ({"gpu": 1}, "compute", "unknown field 'gpu'"),
         ("ecs", "compute", "should be of type object"),
     ],

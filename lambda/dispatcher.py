@@ -36,8 +36,13 @@ Reconcile event (EventBridge schedule, or {"yunpipe": "reconcile"})
      task would find nothing and exit idle, so they start none.
   2. ecs:ListTasks; enough tasks (one per visible message, plus one per in-flight message a
      running task may be busy with, up to YUNPIPE_MAX_TASKS): 2 calls.
-  3-4. ecs:ListContainerInstances + ecs:DescribeContainerInstances, then one ecs:StartTask per
-     missing task on instances with room, launching an instance when none has room.
+  3-4. ecs:ListContainerInstances + ecs:DescribeContainerInstances (once), then one
+     ecs:StartTask per missing task that fits on the registered instances (their remaining
+     memory and CPU counted down locally). The tasks still missing get instances at once:
+     ec2:DescribeInstances, then ONE ec2:RunInstances (MinCount 1, MaxCount = the tasks left
+     divided by YUNPIPE_TASKS_PER_INSTANCE, rounded up, less this step's instances still
+     booting) and one cloudwatch:PutMetricAlarm per instance launched. With YUNPIPE_SPOT the
+     launch asks for Spot and, on a capacity or price error, asks once more on demand.
 
 A failed start never loses a file: the message is already in the queue, and the reconcile tries
 again a minute later. Never a busy loop: every wait is bounded by the remaining time.
@@ -70,6 +75,23 @@ STARTED_BY_MAX = 36  # ECS: startedBy is at most 36 letters, digits, hyphens, un
 SAFETY_MARGIN_MS = 10_000  # keep this much of the Lambda's time for the last start and logging
 BACKOFF_SECONDS = (2.0, 4.0, 8.0, 15.0)
 LAUNCH_LOCK = threading.Lock()  # serialises launch decisions of dispatchers in one process
+# RunInstances errors after which a Spot request is retried on demand (no Spot capacity or price).
+SPOT_FALLBACK_CODES = frozenset(
+    {
+        "InsufficientInstanceCapacity",
+        "InsufficientCapacity",
+        "SpotMaxPriceTooLow",
+        "MaxSpotInstanceCountExceeded",
+        "InsufficientSpotInstanceCapacity",
+        "UnfulfillableCapacity",
+        # The account has no Spot service-linked role and the dispatcher may not create it.
+        "AuthFailure.ServiceLinkedRoleCreationNotPermitted",
+    }
+)
+SPOT_OPTIONS = {
+    "MarketType": "spot",
+    "SpotOptions": {"SpotInstanceType": "one-time", "InstanceInterruptionBehavior": "terminate"},
+}
 
 
 def base_name(pipeline: str, step: str | None = None) -> str:
@@ -122,6 +144,9 @@ class DispatcherConfig:
     subnet_id: str = ""
     security_group_id: str = ""
     max_tasks: int = 10
+    spot: bool = False
+    tasks_per_instance: int = 0  # how many tasks one instance holds; 0: unknown, assume 1
+    task_gpu: int = 0
     endpoint_url: str = ""
     region: str = "us-east-1"
     ledger_table: str = ""  # step 1 only: write each upload's `queued` ledger item
@@ -150,6 +175,9 @@ class DispatcherConfig:
             subnet_id=(env.get("YUNPIPE_SUBNET_ID") or "").strip(),
             security_group_id=(env.get("YUNPIPE_SECURITY_GROUP_ID") or "").strip(),
             max_tasks=max(1, _int(env, "YUNPIPE_MAX_TASKS", 10)),
+            spot=(env.get("YUNPIPE_SPOT") or "").strip().lower() == "true",
+            tasks_per_instance=max(0, _int(env, "YUNPIPE_TASKS_PER_INSTANCE", 0)),
+            task_gpu=max(0, _int(env, "YUNPIPE_TASK_GPU", 0)),
             endpoint_url=(env.get("YUNPIPE_ENDPOINT_URL") or "").strip(),
             region=(env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1").strip(),
             ledger_table=(env.get("YUNPIPE_LEDGER_TABLE") or "").strip(),
@@ -162,6 +190,11 @@ class DispatcherConfig:
     @property
     def started_by(self) -> str:
         return started_by(self.pipeline, self.step)
+
+
+def _error_code(exc: BaseException) -> str:
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
 
 
 def _log(level: int, message: str, **context: Any) -> None:
@@ -419,7 +452,39 @@ class _Dispatch:
                 found.extend(reservation.get("Instances", []))
         return found
 
-    def launch(self, known: list[str]) -> str:
+    def per_instance(self) -> int:
+        """Tasks one instance of the step's type holds (from the plan; 1 when unknown)."""
+        return max(1, self.config.tasks_per_instance)
+
+    def _run_instances(self, kwargs: dict[str, Any]) -> list[dict[str, Any]]:
+        """RunInstances, on Spot when configured, on demand when Spot has no capacity."""
+        ec2 = self.clients.ec2
+        if not self.config.spot:
+            return list(ec2.run_instances(**kwargs)["Instances"])
+        try:
+            return list(
+                ec2.run_instances(**kwargs, InstanceMarketOptions=SPOT_OPTIONS)["Instances"]
+            )
+        except Exception as exc:
+            code = _error_code(exc)
+            if code not in SPOT_FALLBACK_CODES:
+                raise
+            _log(
+                logging.WARNING,
+                "no spot capacity; launching on demand",
+                code=code,
+                step=self.config.base,
+            )
+            # Another token: EC2 refuses a token reused with other parameters.
+            retry = dict(kwargs)
+            retry["ClientToken"] = hashlib.sha256(
+                f"{kwargs['ClientToken']}|on-demand".encode()
+            ).hexdigest()[:64]
+            return list(ec2.run_instances(**retry)["Instances"])
+
+    def launch(self, known: list[str], count: int = 1) -> list[str]:
+        """Launch up to `count` instances in one RunInstances (EC2 may start fewer, at least
+        one), each with its idle alarm; their ids."""
         config = self.config
         user_data = f"#!/bin/bash\necho ECS_CLUSTER={config.cluster} >> /etc/ecs/ecs.config\n"
         tags = [
@@ -429,14 +494,17 @@ class _Dispatch:
             {"Key": TAG_MANAGED, "Value": "true"},
         ]
         # Idempotency across concurrent Lambdas on AWS: dispatchers that saw the same instances in
-        # the same five minutes send the same token, and EC2 launches only one instance for them.
-        seed = f"{config.base}|{','.join(sorted(known))}|{int(time.time() // 300)}"
+        # the same five minutes and want the same launch send the same token, and EC2 launches
+        # only once for them.
+        market = "spot" if config.spot else "on-demand"
+        count_part = f"|{count}|{market}" if count > 1 or config.spot else ""
+        seed = f"{config.base}|{','.join(sorted(known))}|{int(time.time() // 300)}{count_part}"
         token = hashlib.sha256(seed.encode()).hexdigest()[:64]
         kwargs: dict[str, Any] = {
             "ImageId": config.ami_id,
             "InstanceType": config.instance_type,
             "MinCount": 1,
-            "MaxCount": 1,
+            "MaxCount": count,
             "IamInstanceProfile": {"Name": config.instance_profile},
             "UserData": user_data,
             "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled"},
@@ -452,53 +520,64 @@ class _Dispatch:
             kwargs["SubnetId"] = config.subnet_id
         if config.security_group_id:
             kwargs["SecurityGroupIds"] = [config.security_group_id]
-        instance = self.clients.ec2.run_instances(**kwargs)["Instances"][0]
-        if instance.get("State", {}).get("Name") in ("shutting-down", "terminated", "stopped"):
-            # The token answered with an instance that has since gone (terminated by hand within
-            # the five minutes): launch a fresh one under a token derived from it.
-            kwargs["ClientToken"] = hashlib.sha256(
-                f"{token}|{instance['InstanceId']}".encode()
-            ).hexdigest()[:64]
-            instance = self.clients.ec2.run_instances(**kwargs)["Instances"][0]
-        instance_id = instance["InstanceId"]
-        self.summary["launched"] += 1
+
+        def alive(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            gone = ("shutting-down", "terminated", "stopped")
+            return [i for i in found if i.get("State", {}).get("Name") not in gone]
+
+        instances = alive(self._run_instances(kwargs))
+        if not instances:
+            # The token answered with instances that have since gone (terminated by hand within
+            # the five minutes): launch afresh under a token derived from it.
+            kwargs["ClientToken"] = hashlib.sha256(f"{token}|again".encode()).hexdigest()[:64]
+            instances = alive(self._run_instances(kwargs))
+        launched = [i["InstanceId"] for i in instances]
+        self.summary["launched"] += len(launched)
         _log(
             logging.INFO,
-            "instance launched",
-            instance=instance_id,
+            "instances launched",
+            instances=launched,
             instance_type=config.instance_type,
+            spot=config.spot,
             step=config.base,
         )
-        try:
-            self.clients.cloudwatch.put_metric_alarm(
-                AlarmName=alarm_name(config.pipeline, config.step, instance_id),
-                AlarmDescription="yunpipe: terminate the instance after 10 idle minutes",
-                Namespace="AWS/EC2",
-                MetricName="CPUUtilization",
-                Dimensions=[{"Name": "InstanceId", "Value": instance_id}],
-                Statistic="Average",
-                Period=300,
-                EvaluationPeriods=2,
-                Threshold=1.0,
-                ComparisonOperator="LessThanThreshold",
-                AlarmActions=[f"arn:aws:automate:{config.region}:ec2:terminate"],
-                Tags=[t for t in tags if t["Key"] != "Name"],
-            )
-        except Exception as exc:
-            self._error("put_metric_alarm failed", exc, instance=instance_id)
-        return instance_id
+        for instance_id in launched:
+            try:
+                self.clients.cloudwatch.put_metric_alarm(
+                    AlarmName=alarm_name(config.pipeline, config.step, instance_id),
+                    AlarmDescription="yunpipe: terminate the instance after 10 idle minutes",
+                    Namespace="AWS/EC2",
+                    MetricName="CPUUtilization",
+                    Dimensions=[{"Name": "InstanceId", "Value": instance_id}],
+                    Statistic="Average",
+                    Period=300,
+                    EvaluationPeriods=2,
+                    Threshold=1.0,
+                    ComparisonOperator="LessThanThreshold",
+                    AlarmActions=[f"arn:aws:automate:{config.region}:ec2:terminate"],
+                    Tags=[t for t in tags if t["Key"] != "Name"],
+                )
+            except Exception as exc:
+                self._error("put_metric_alarm failed", exc, instance=instance_id)
+        return launched
 
-    def wait_and_start(self, instance_ids: set[str]) -> bool:
-        """Bounded backoff until one of these EC2 instances joins the cluster, then start."""
+    def wait_and_start(self, instance_ids: set[str], wanted: int = 1) -> bool:
+        """Bounded backoff until these EC2 instances join the cluster; start up to `wanted`
+        tasks on those that have. True when at least one started."""
+        started = 0
         for delay in BACKOFF_SECONDS:
             if self._time_left() < delay:
-                return False
+                break
             time.sleep(delay)
             arns = self.list_instances()
-            for instance in self.describe_instances(arns):
-                if instance.get("ec2InstanceId") in instance_ids and self._fits(instance):
-                    return self.start_on(instance["containerInstanceArn"])
-        return False
+            joined = [
+                i for i in self.describe_instances(arns) if i.get("ec2InstanceId") in instance_ids
+            ]
+            if joined:
+                started += self.fill(joined, wanted - started)
+                if started >= wanted or len(joined) == len(instance_ids):
+                    break
+        return started > 0
 
     def start_one(self, arns: list[str] | None = None) -> bool:
         """Start one task where there is room; launch an instance when nowhere is."""
@@ -517,24 +596,72 @@ class _Dispatch:
             described = self.describe_instances(arns)
         return self.launch_or_wait(described)
 
-    def launch_or_wait(self, described: list[dict[str, Any]]) -> bool:
-        """No room anywhere: launch an instance unless one of this step's is still booting."""
+    def launch_or_wait(self, described: list[dict[str, Any]], tasks: int = 1) -> bool:
+        """No room for `tasks` tasks: launch the instances they need, less those of this step
+        still booting (each holds `per_instance` tasks), in one RunInstances; then wait for them
+        within the remaining time and start what fits."""
         registered = {i.get("ec2InstanceId") for i in described}
+        per = self.per_instance()
         with LAUNCH_LOCK:
             mine = self.step_instances()
             booting = {i["InstanceId"] for i in mine if i["InstanceId"] not in registered}
-            if booting:
-                # Whoever launched it waits for it; the message is queued, the reconcile or
-                # that dispatcher starts the task.
+            needed = -(-tasks // per) - len(booting)
+            if needed <= 0:
+                # Whoever launched them waits for them; the messages are queued, the reconcile
+                # or that dispatcher starts the tasks.
                 _log(
                     logging.INFO,
-                    "instance already booting",
+                    "instances already booting",
                     instances=sorted(booting),
                     step=self.config.base,
                 )
                 return False
-            launched = self.launch([i["InstanceId"] for i in mine])
-        return self.wait_and_start({launched})
+            launched = self.launch([i["InstanceId"] for i in mine], needed)
+        return self.wait_and_start(set(launched), tasks)
+
+    def fill(self, described: list[dict[str, Any]], wanted: int) -> int:
+        """Start up to `wanted` tasks on these container instances, fullest first, counting
+        down each one's remaining memory and CPU as tasks start (one describe, no re-reads).
+        ECS refusing a start (another dispatcher took the room) drops that instance."""
+        config = self.config
+        room: list[tuple[str, int, int, int]] = []
+        for instance in described:
+            if not self._fits(instance):
+                continue
+            left = {
+                r.get("name"): int(r.get("integerValue", 0))
+                for r in instance.get("remainingResources", [])
+            }
+            # GPUs are counted by ECS as a set of ids, not an integer: a GPU step holds at most
+            # its tasks-per-instance on an instance, less the tasks already there.
+            slots = wanted
+            if config.task_gpu:
+                busy = int(instance.get("runningTasksCount", 0)) + int(
+                    instance.get("pendingTasksCount", 0)
+                )
+                slots = self.per_instance() - busy
+            arn = instance["containerInstanceArn"]
+            room.append((arn, left.get("MEMORY", 0), left.get("CPU", 0), slots))
+        room.sort(key=lambda r: r[1])  # bin-packing: the fullest first
+        started = 0
+        for arn, memory, cpu, slots in room:
+            while (
+                started < wanted
+                and slots > 0
+                and memory >= config.task_memory
+                and cpu >= config.task_cpu
+            ):
+                if self.deadline is not None and self._time_left() <= 0:
+                    return started  # the rest next minute; the Lambda must not time out
+                if not self.start_on(arn):
+                    break
+                started += 1
+                slots -= 1
+                memory -= config.task_memory
+                cpu -= config.task_cpu
+            if started >= wanted:
+                break
+        return started
 
     # -- the ledger
     def _queued_items(self, records: list[dict[str, Any]], now: str) -> list[dict[str, Any]]:
@@ -639,13 +766,11 @@ class _Dispatch:
         if missing <= 0:
             return
         arns = self.list_instances()
-        skip: set[str] = set()
-        for _ in range(missing):
-            started, described = self.start_with_room(arns, skip) if arns else (False, [])
-            if started:
-                continue
-            self.launch_or_wait(described)  # launch (or wait for) one; the rest next minute
-            break
+        described = self.describe_instances(arns)
+        missing -= self.fill(described, missing)
+        if missing > 0:
+            # The rest get instances now, all in one launch, not one a minute.
+            self.launch_or_wait(described, missing)
 
 
 def dispatch(

@@ -29,6 +29,7 @@ from textual.widgets import (
     OptionList,
     Select,
     Static,
+    Switch,
 )
 from textual.worker import Worker
 
@@ -41,8 +42,12 @@ from yunpipe_tui.screens._base import YunpipeScreen
 from yunpipe_tui.screens.messages import AccountLoaded, CatalogLoaded, KeyPairsLoaded
 from yunpipe_tui.screens.widgets import ConfirmModal, ErrorModal, json_view
 from yunpipe_tui.workflow import (
+    BACKENDS,
+    BATCH,
+    ECS,
     SEQUENCE_RUN,
     SINGLE_RUN,
+    Compute,
     Step,
     Workflow,
     workflow_from_json,
@@ -60,8 +65,10 @@ FIELD_ERRORS = {
     "key_pair": "key-pair",
     "account_id": "account",
     "process.type": "type",
+    "compute": "compute",
 }
 TYPES = [("single_run", SINGLE_RUN), ("sequence_run", SEQUENCE_RUN)]
+BACKEND_CHOICES = [(b, b) for b in BACKENDS]
 NARROW = 110  # below this width the preview starts hidden (ctrl+t shows it)
 
 
@@ -89,6 +96,21 @@ class StepDraft:
         return Step(self.algorithm, dict(self.variables), tuple(self.ports))
 
 
+def compute_section(backend: str, max_tasks: str, max_vcpus: str, spot: bool) -> dict[str, Any]:
+    """The form's Compute row as the file's `compute` section; text that is not a whole number
+    stays text, so validation names the field."""
+
+    def number(text: str) -> int | str:
+        return int(text) if re.fullmatch(r"-?\d{1,7}", text) else text
+
+    return {
+        "backend": backend,
+        "max_tasks": number(max_tasks),
+        "max_vcpus": number(max_vcpus),
+        "spot": spot,
+    }
+
+
 def workflow_data(
     *,
     name: str,
@@ -99,8 +121,10 @@ def workflow_data(
     kind: str,
     steps: list[StepDraft],
     account_id: str = "",
+    compute: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The JSON a workflow file holds, via the core's own `Workflow.to_json`."""
+    """The JSON a workflow file holds, via the core's own `Workflow.to_json`; the `compute`
+    section only when it differs from the defaults (as the core writes it)."""
     data = Workflow(
         name=name,
         input_bucket=input_bucket,
@@ -113,6 +137,10 @@ def workflow_data(
     ).to_json()
     if not name:
         del data["name"]  # the file's stem names the pipeline, as for the seed's files
+    if compute is not None and compute != Compute().to_json():
+        process = data.pop("process")
+        data["compute"] = compute
+        data["process"] = process
     return data
 
 
@@ -211,6 +239,7 @@ class WorkflowScreen(YunpipeScreen):
                     Select(TYPES, allow_blank=False, value=SINGLE_RUN, id="type", compact=True),
                     "type",
                 )
+                yield from self._compute_row()
                 yield Label("Steps", classes="section-title")
                 with Horizontal(classes="field"):
                     yield Select([], prompt="pick an algorithm", id="add-algorithm", compact=True)
@@ -245,6 +274,48 @@ class WorkflowScreen(YunpipeScreen):
                 yield Label("", id=f"{key}-status", classes="field-note", markup=False)
             yield Label("", id=f"{key}-error", classes="field-error", markup=False)
 
+    @staticmethod
+    def _compute_row() -> ComposeResult:
+        """Where tasks run: the backend, its ceiling (tasks for ECS, vCPUs for Batch), Spot."""
+        defaults = Compute()
+        with Vertical(classes="field-box", id="compute-box"):
+            with Horizontal(classes="field"):
+                yield Label("Compute")
+                yield Select(
+                    BACKEND_CHOICES,
+                    allow_blank=False,
+                    value=ECS,
+                    id="compute-backend",
+                    compact=True,
+                )
+                yield Label("Spot", id="spot-label")
+                yield Switch(value=defaults.spot, id="spot")
+            with Horizontal(classes="field", id="max-tasks-row"):
+                yield Label("Max tasks")
+                yield Input(
+                    str(defaults.max_tasks),
+                    id="max-tasks",
+                    compact=True,
+                    type="integer",
+                    tooltip="ECS: at most this many tasks per step at once (1-1000)",
+                )
+            with Horizontal(classes="field", id="max-vcpus-row"):
+                yield Label("Max vCPUs")
+                yield Input(
+                    str(defaults.max_vcpus),
+                    id="max-vcpus",
+                    compact=True,
+                    type="integer",
+                    tooltip="Batch: the compute environment's ceiling of vCPUs (1-100000)",
+                )
+            yield Label("", id="compute-error", classes="field-error", markup=False)
+
+    def _show_compute_ceiling(self) -> None:
+        """ECS counts tasks, Batch counts vCPUs: show the field the chosen backend reads."""
+        batch = self._value("#compute-backend") == BATCH
+        self.query_one("#max-vcpus-row").display = batch
+        self.query_one("#max-tasks-row").display = not batch
+
     def on_mount(self) -> None:
         if self.app.size.width < NARROW:
             self.query_one("#preview-box").add_class("hidden")
@@ -259,6 +330,7 @@ class WorkflowScreen(YunpipeScreen):
             self.refresh_form()
         self.load_key_pairs(self.chosen_region())
         self.show_steps()
+        self._show_compute_ceiling()
         self.query_one("#name", Input).focus()
 
     # --- reading the form ------------------------------------------------------------------
@@ -283,6 +355,12 @@ class WorkflowScreen(YunpipeScreen):
             kind=self._value("#type") or SINGLE_RUN,
             steps=self.steps,
             account_id=self._value("#account"),
+            compute=compute_section(
+                self._value("#compute-backend") or ECS,
+                self._value("#max-tasks"),
+                self._value("#max-vcpus"),
+                self.query_one("#spot", Switch).value,
+            ),
         )
 
     def current_text(self) -> str:
@@ -331,10 +409,17 @@ class WorkflowScreen(YunpipeScreen):
         self.sub_title = ("● unsaved  " if dirty else "") + path
 
     @on(Input.Changed, "#name, #input-bucket, #output-bucket, #account, #path")
+    @on(Input.Changed, "#max-tasks, #max-vcpus")
+    @on(Switch.Changed, "#spot")
     @on(Select.Changed, "#key-pair, #type")
     def form_changed(self) -> None:
         if isinstance(self.focused, Select) and self.focused.id == "key-pair":
             self.wanted_key_pair = ""
+        self.refresh_form()
+
+    @on(Select.Changed, "#compute-backend")
+    def backend_changed(self) -> None:
+        self._show_compute_ceiling()
         self.refresh_form()
 
     @on(Select.Changed, "#region")
@@ -634,6 +719,11 @@ class WorkflowScreen(YunpipeScreen):
             self.wanted_key_pair = workflow.key_pair
             self._set_key_pair_options(workflow.key_pair)
             self.query_one("#account", Input).value = workflow.account_id
+            compute = workflow.compute
+            self.query_one("#compute-backend", Select).value = compute.backend
+            self.query_one("#max-tasks", Input).value = str(compute.max_tasks)
+            self.query_one("#max-vcpus", Input).value = str(compute.max_vcpus)
+            self.query_one("#spot", Switch).value = compute.spot
             self.steps = [
                 StepDraft(s.algorithm, dict(s.variables), list(s.ports)) for s in workflow.steps
             ]
@@ -642,6 +732,7 @@ class WorkflowScreen(YunpipeScreen):
             self._loading = False
         self.saved_text = self.current_text()
         self.show_steps()
+        self._show_compute_ceiling()
         self.refresh_form()
         self.load_key_pairs(self.chosen_region())
 

@@ -69,6 +69,7 @@ class Algorithm:
     memory_minimal: int | None = None
     memory_suggested: int | None = None
     cpu: float | None = None
+    gpu: int = 0
     variables: tuple[Variable, ...] = ()
     ports: tuple[Port, ...] = ()
     image: str = ""
@@ -89,7 +90,7 @@ class Algorithm:
             return self.instance_type
         from yunpipe_tui.instance_types import smallest_fitting
 
-        return smallest_fitting(self.memory_mib, self.cpu).name
+        return smallest_fitting(self.memory_mib, self.cpu, self.gpu).name
 
     def to_json(self) -> dict[str, Any]:
         """The seed's field names and layout, so files stay readable by people and old tools."""
@@ -114,6 +115,8 @@ class Algorithm:
         )
         if self.image:
             data["image"] = self.image
+        if self.gpu:
+            data["GPU"] = self.gpu
         if self.timeout_seconds != DEFAULT_TIMEOUT_SECONDS:
             data["timeout_seconds"] = self.timeout_seconds
         return data
@@ -130,6 +133,7 @@ _KNOWN = {
     "instance_type",
     "memory",
     "CPU",
+    "GPU",
     "user_specified_environment_variables",
     "port",
     "image",
@@ -221,6 +225,7 @@ def algorithm_from_json(data: dict[str, Any]) -> Algorithm:
         memory_minimal=memory.get("minimal"),
         memory_suggested=memory.get("suggested", memory.get("suggensted")),
         cpu=cpu if isinstance(cpu, int | float) else None,
+        gpu=int(data.get("GPU") or 0),
         variables=variables,
         ports=ports,
         image=data.get("image") or "",

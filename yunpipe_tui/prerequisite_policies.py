@@ -131,6 +131,7 @@ def lambda_exec_policy(account_id: str) -> dict[str, Any]:
                     f"{ec2}:security-group/*",
                     f"{ec2}:volume/*",
                     f"{ec2}:key-pair/*",
+                    f"{ec2}:spot-instances-request/*",  # a step with `spot`
                 ],
             },
             {

@@ -27,6 +27,13 @@ from yunpipe_tui.schema_check import schema_problems
 
 SINGLE_RUN = "single_run"
 SEQUENCE_RUN = "sequence_run"
+ECS = "ecs"
+BATCH = "batch"
+BACKENDS = (ECS, BATCH)
+DEFAULT_MAX_TASKS = 10
+DEFAULT_MAX_VCPUS = 256
+MAX_TASKS_RANGE = (1, 1000)
+MAX_VCPUS_RANGE = (1, 100_000)
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 
 
@@ -50,6 +57,43 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Compute:
+    """Where the steps' tasks run (the workflow's optional `compute` section).
+
+    `max_tasks` bounds the ECS backend's parallel tasks per step; `max_vcpus` the Batch compute
+    environment; `spot` asks for Spot capacity with on-demand as fallback.
+    """
+
+    backend: str = ECS
+    max_tasks: int = DEFAULT_MAX_TASKS
+    max_vcpus: int = DEFAULT_MAX_VCPUS
+    spot: bool = False
+
+    @property
+    def is_default(self) -> bool:
+        return self == Compute()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "backend": self.backend,
+            "max_tasks": self.max_tasks,
+            "max_vcpus": self.max_vcpus,
+            "spot": self.spot,
+        }
+
+    @classmethod
+    def from_json(cls, raw: Any) -> Compute:
+        """From already-validated data; absent fields take today's defaults."""
+        data = raw if isinstance(raw, dict) else {}
+        return cls(
+            backend=data.get("backend") or ECS,
+            max_tasks=int(data.get("max_tasks", DEFAULT_MAX_TASKS)),
+            max_vcpus=int(data.get("max_vcpus", DEFAULT_MAX_VCPUS)),
+            spot=bool(data.get("spot", False)),
+        )
+
+
+@dataclass(frozen=True)
 class Workflow:
     name: str
     input_bucket: str
@@ -60,9 +104,11 @@ class Workflow:
     account_id: str = ""
     region: str = ""
     source: str = ""
+    compute: Compute = Compute()
 
     def to_json(self) -> dict[str, Any]:
-        """The seed's layout, plus `name`; empty optional fields are left out."""
+        """The seed's layout, plus `name`; empty optional fields (and the default `compute`)
+        are left out, so a seed file saves back as it was."""
         data: dict[str, Any] = {"name": self.name}
         data["input_s3_name"] = self.input_bucket
         data["output_s3_name"] = self.output_bucket
@@ -72,6 +118,8 @@ class Workflow:
             data["account_id"] = self.account_id
         if self.region:
             data["region"] = self.region
+        if not self.compute.is_default:
+            data["compute"] = self.compute.to_json()
         data["process"] = {"type": self.type, "algorithms": [s.to_json() for s in self.steps]}
         return data
 
@@ -201,12 +249,63 @@ def _check_step_against(
     return problems
 
 
+_COMPUTE_RULES = {
+    "max_tasks": (*MAX_TASKS_RANGE, "tasks per step at once, ECS backend"),
+    "max_vcpus": (*MAX_VCPUS_RANGE, "vCPUs of the Batch compute environment"),
+}
+
+
+def _compute_problems(doc: LoadedJson, data: dict[str, Any]) -> list[Problem]:
+    """The `compute` section's values, each message naming its field and what it takes (these
+    replace the schema's terser messages for the same fields)."""
+    compute = data.get("compute")
+    if not isinstance(compute, dict):
+        return []
+    problems = []
+    backend = compute.get("backend", ECS)
+    if backend not in BACKENDS:
+        problems.append(
+            doc.problem(
+                ("compute", "backend"),
+                f"backend {quote(backend)} is not one of 'ecs', 'batch'; use \"ecs\" (EC2 "
+                'instances yunpipe starts) or "batch" (AWS Batch)',
+            )
+        )
+    for key, (low, high, what) in _COMPUTE_RULES.items():
+        if key not in compute:
+            continue
+        value = compute[key]
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        if isinstance(value, float) and value.is_integer():
+            whole, value = True, int(value)
+        if not whole or not low <= value <= high:
+            problems.append(
+                doc.problem(
+                    ("compute", key),
+                    f"{key} must be a whole number from {low} to {high} ({what}), "
+                    f"not {quote(compute[key])}",
+                )
+            )
+    if "spot" in compute and not isinstance(compute["spot"], bool):
+        problems.append(
+            doc.problem(
+                ("compute", "spot"), f"spot must be true or false, not {quote(compute['spot'])}"
+            )
+        )
+    return problems
+
+
 def workflow_problems(doc: LoadedJson, catalog: Catalog | None) -> list[Problem]:
     """Every problem in a workflow document: schema first, then the rules beyond it."""
     if not isinstance(doc.data, dict):
         return [doc.problem((), "a workflow file must hold a JSON object { ... }")]
     data = doc.data
-    problems = schema_problems(doc, "workflow.schema.json")
+    problems = [
+        p
+        for p in schema_problems(doc, "workflow.schema.json")
+        if not p.path.startswith("compute.")  # said with the field's rule below
+    ]
+    problems += _compute_problems(doc, data)
     problems += control_character_problems(doc)
     problems += _check_buckets(doc, data)
     key_pair = data.get("key_pair")
@@ -253,6 +352,7 @@ def workflow_from_json(data: dict[str, Any], source: str = "") -> Workflow:
         account_id=data.get("account_id") or "",
         region=data.get("region") or "",
         source=source,
+        compute=Compute.from_json(data.get("compute")),
     )
 
 

@@ -117,6 +117,9 @@ def test_dispatcher_environment_is_the_contract(tmp_path: Path, catalog: Catalog
         "YUNPIPE_MAX_TASKS",
         "YUNPIPE_ENDPOINT_URL",
         "YUNPIPE_LEDGER_TABLE",  # issue 12: step 1's dispatcher writes `queued` items
+        "YUNPIPE_SPOT",
+        "YUNPIPE_TASK_GPU",
+        "YUNPIPE_TASKS_PER_INSTANCE",
     }
     assert env["YUNPIPE_LEDGER_TABLE"] == names.ledger_table("demo")
     assert env["YUNPIPE_SUBNET_ID"] == "subnet-a"

@@ -9,6 +9,7 @@ from yunpipe_tui import prerequisite_policies as pol
 ACCOUNT = "210987654321"
 EC2_KINDS = {
     "instance",
+    "spot-instances-request",
     "image",
     "subnet",
     "network-interface",

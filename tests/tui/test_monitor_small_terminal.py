@@ -3,9 +3,9 @@ whole on screen, the help keeps the rest, and a history whose maximum is 0 draws
 
 from __future__ import annotations
 
-from tests.tui.test_monitor_snapshots import SERIES, _polls, make_app, snapshot_at
 from textual.widgets import Footer, Sparkline
 
+from tests.tui.test_monitor_snapshots import SERIES, _polls, make_app, snapshot_at
 from yunpipe_tui.screens.help import binding_rows
 
 

@@ -25,6 +25,7 @@ class AccountFacts:
     account_id: str
     region: str
     ami_id: str = ""
+    gpu_ami_id: str = ""  # the ECS GPU-optimized AMI; read only when a step needs GPUs
     subnet_ids: tuple[str, ...] = ()
     security_group_id: str = ""
     lambda_role_arn: str = ""  # the real ARN of lambda_exec_role (it may have a path)

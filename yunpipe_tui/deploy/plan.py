@@ -30,6 +30,7 @@ from yunpipe_tui.deploy.model import (
 )
 from yunpipe_tui.errors import InputError, Problem
 from yunpipe_tui.input_rules import forbidden_variable, quote
+from yunpipe_tui.instance_types import largest_gpu_count
 from yunpipe_tui.workflow import Workflow
 
 __all__ = [
@@ -81,6 +82,16 @@ def _check(workflow: Workflow, algorithms: Mapping[str, Algorithm]) -> None:
                     file,
                     f"algorithm {step.algorithm!r} is not in the catalog; "
                     "register it with `yunpipe wrap -f FILE`",
+                    path=f"{where}.name",
+                )
+            )
+        algorithm = algorithms.get(step.algorithm)
+        if algorithm is not None and algorithm.gpu > (most := largest_gpu_count()):
+            problems.append(
+                Problem(
+                    file,
+                    f"algorithm {step.algorithm!r} needs {algorithm.gpu} GPUs; the largest GPU "
+                    f"instance type yunpipe knows has {most}: lower its GPU",
                     path=f"{where}.name",
                 )
             )

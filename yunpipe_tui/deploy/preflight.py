@@ -13,9 +13,13 @@ from yunpipe_tui import resource_names as names
 from yunpipe_tui.aws import AwsContext, error_code, error_message
 from yunpipe_tui.deploy.model import AccountFacts, Plan
 from yunpipe_tui.errors import AwsError, YunpipeError
-from yunpipe_tui.workflow import Workflow
+from yunpipe_tui.workflow import BATCH, Workflow
 
 AMI_PARAMETER = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"
+GPU_AMI_PARAMETER = "/aws/service/ecs/optimized-ami/amazon-linux-2023/gpu/recommended/image_id"
+BATCH_NOT_AVAILABLE = (
+    "compute.backend: the batch backend is not available yet in this version; use ecs"
+)
 DOCTOR_HINT = "run `yunpipe doctor --fix` to create it"
 
 
@@ -37,17 +41,20 @@ def caller_account(ctx: AwsContext) -> str:
         raise AwsError(f"cannot identify the AWS account: {error_message(exc)}") from None
 
 
-def account_facts(ctx: AwsContext, workflow: Workflow) -> AccountFacts:
-    """Account id, region, the ECS-optimized AMI, default-VPC subnets, lambda_exec_role's ARN."""
+def _ami(ctx: AwsContext, parameter: str, what: str) -> str:
+    try:
+        return str(ctx.client("ssm").get_parameter(Name=parameter)["Parameter"]["Value"])
+    except Exception as exc:
+        raise AwsError(f"cannot read the {what} id ({parameter}): {error_message(exc)}") from None
+
+
+def account_facts(ctx: AwsContext, workflow: Workflow, gpu: bool = False) -> AccountFacts:
+    """Account id, region, the ECS-optimized AMI (and the GPU one when a step needs GPUs),
+    default-VPC subnets, lambda_exec_role's ARN."""
     ctx = region_context(ctx, workflow)
     account = caller_account(ctx)
-    ami = ""
-    try:
-        ami = ctx.client("ssm").get_parameter(Name=AMI_PARAMETER)["Parameter"]["Value"]
-    except Exception as exc:
-        raise AwsError(
-            f"cannot read the ECS-optimized AMI id ({AMI_PARAMETER}): {error_message(exc)}"
-        ) from None
+    ami = _ami(ctx, AMI_PARAMETER, "ECS-optimized AMI")
+    gpu_ami = _ami(ctx, GPU_AMI_PARAMETER, "ECS GPU-optimized AMI") if gpu else ""
     subnets: list[str] = []
     ec2 = ctx.client("ec2")
     vpcs = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}]).get("Vpcs", [])
@@ -66,6 +73,7 @@ def account_facts(ctx: AwsContext, workflow: Workflow) -> AccountFacts:
         account_id=account,
         region=ctx.region_name,
         ami_id=ami,
+        gpu_ami_id=gpu_ami,
         subnet_ids=tuple(subnets),
         security_group_id="",
         lambda_role_arn=role_arn,
@@ -77,6 +85,9 @@ def check(ctx: AwsContext, workflow: Workflow, plan: Plan | None = None) -> list
     """Every reason not to deploy, each one line saying what to do. Read-only."""
     ctx = region_context(ctx, workflow)
     problems: list[str] = []
+    if workflow.compute.backend == BATCH:
+        # Refused, never deployed as ECS: the file is valid for the version that has Batch.
+        problems.append(BATCH_NOT_AVAILABLE)
     account = caller_account(ctx)
     if workflow.account_id and workflow.account_id != account:
         problems.append(

@@ -77,8 +77,10 @@ def prepare(
     checks again under the pipeline's lock (`guarded.deploy_plan`)."""
     workflow = load(source, catalog)
     ctx = preflight.region_context(ctx, workflow)
-    facts = preflight.account_facts(ctx, workflow)
-    plan = build_plan(workflow, algorithms_for(workflow, catalog), facts)
+    algorithms = algorithms_for(workflow, catalog)
+    gpu = any(a.gpu for a in algorithms.values())
+    facts = preflight.account_facts(ctx, workflow, gpu=gpu)
+    plan = build_plan(workflow, algorithms, facts)
     problems = preflight.check(ctx, workflow, plan)
     verdict = judge(ctx, plan, replace)
     problems += verdict.problems

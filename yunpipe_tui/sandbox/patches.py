@@ -90,6 +90,13 @@ def check_hooks() -> list[str]:
     except ImportError:
         missing.append("moto.ecs")
     try:
+        from moto.ec2.responses.instances import InstanceResponse
+
+        if not callable(getattr(InstanceResponse, "run_instances", None)):
+            missing.append("InstanceResponse.run_instances")
+    except ImportError:
+        missing.append("moto.ec2.responses.instances")
+    try:
         from moto.awslambda.models import LambdaFunction
 
         if not callable(getattr(LambdaFunction, "invoke", None)):
@@ -305,11 +312,27 @@ def serialised(original: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
+def _patched_run_instances_response(self: Any) -> Any:
+    """EC2 launches up to MaxCount instances when it has the capacity (the sandbox always has);
+    moto launches MinCount."""
+    original = _originals["InstanceResponse.run_instances"]
+    max_count = self._get_param("MaxCount")
+    if max_count:
+        read = self._get_param
+
+        def get_param(name: str, if_none: Any = None) -> Any:
+            return max_count if name == "MinCount" else read(name, if_none)
+
+        self._get_param = get_param
+    return original(self)
+
+
 def _targets() -> list[tuple[Any, str, Any]]:
     """(owner, attribute, replacement) for every hook."""
     import moto.s3.notifications as notifications
     from moto.awslambda.models import LambdaFunction
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.ec2.responses.instances import InstanceResponse
     from moto.ecs.models import EC2ContainerServiceBackend
     from moto.ecs.responses import EC2ContainerServiceResponse
 
@@ -326,6 +349,7 @@ def _targets() -> list[tuple[Any, str, Any]]:
         (backend, "deregister_container_instance", _patched_deregister_container_instance),
         (backend, "register_container_instance", _patched_register_container_instance),
         (EC2ContainerServiceResponse, "start_task", _patched_start_task_response),
+        (InstanceResponse, "run_instances", _patched_run_instances_response),
     ]
 
 

@@ -23,12 +23,12 @@ from yunpipe_tui.deploy.kinds.task_definition import CONTAINER_NAME
 from yunpipe_tui.deploy.layout import PipelineLayout, StepLayout
 from yunpipe_tui.deploy.model import Resource
 from yunpipe_tui.errors import YunpipeError
+from yunpipe_tui.instance_types import lookup, tasks_per_instance
 
 LAMBDA_RUNTIME = "python3.12"
 LAMBDA_HANDLER = "dispatcher.handler"
 LAMBDA_TIMEOUT = 60
 LAMBDA_MEMORY = 128
-MAX_TASKS = 10
 ROLE_NOT_ASSUMABLE = "cannot be assumed by Lambda"
 
 # --- the dispatcher's code ---------------------------------------------------------------------
@@ -87,6 +87,8 @@ class Dispatcher(Kind):
     def plan_step(self, layout: PipelineLayout, step: StepLayout) -> list[Resource]:
         p, s, k, facts = layout.pipeline, step.id, step.prefix, layout.facts
         subnet = facts.subnet_ids[0] if facts.subnet_ids else ""
+        compute = layout.workflow.compute
+        machine = lookup(step.instance_type)
         lambda_env = {
             "YUNPIPE_PIPELINE": p,
             "YUNPIPE_STEP": s,
@@ -97,12 +99,20 @@ class Dispatcher(Kind):
             "YUNPIPE_TASK_MEMORY": str(step.memory),
             "YUNPIPE_TASK_CPU": str(step.units),
             "YUNPIPE_INSTANCE_TYPE": step.instance_type,
-            "YUNPIPE_AMI_ID": facts.ami_id,
+            "YUNPIPE_TASK_GPU": str(step.algorithm.gpu),
+            "YUNPIPE_AMI_ID": facts.gpu_ami_id if step.algorithm.gpu else facts.ami_id,
             "YUNPIPE_INSTANCE_PROFILE": names.ECS_INSTANCE_ROLE,
             "YUNPIPE_KEY_PAIR": layout.workflow.key_pair,
             "YUNPIPE_SUBNET_ID": subnet,
             "YUNPIPE_SECURITY_GROUP_ID": facts.security_group_id,
-            "YUNPIPE_MAX_TASKS": str(MAX_TASKS),
+            "YUNPIPE_MAX_TASKS": str(compute.max_tasks),
+            "YUNPIPE_SPOT": "true" if compute.spot else "false",
+            # How many tasks one instance holds (0: unknown type, the dispatcher assumes 1).
+            "YUNPIPE_TASKS_PER_INSTANCE": str(
+                tasks_per_instance(machine, step.memory, step.units, step.algorithm.gpu)
+                if machine
+                else 0
+            ),
             "YUNPIPE_ENDPOINT_URL": facts.endpoint_url,
         }
         needs: tuple[str, ...] = (k + "queue", k + "task-definition", "shared/cluster")

@@ -107,6 +107,9 @@ class TaskDefinition(Kind):
                 },
             },
         }
+        if algorithm.gpu:
+            # ECS pins this many of the GPU instance's GPUs to the container.
+            container["resourceRequirements"] = [{"type": "GPU", "value": str(algorithm.gpu)}]
         if algorithm.memory_minimal and algorithm.memory_minimal <= step.memory:
             container["memoryReservation"] = algorithm.memory_minimal
         return [

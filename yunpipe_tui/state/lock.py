@@ -153,6 +153,16 @@ class LocalLock:
         result = read_record(self.path)
         return result.data if result.ok and isinstance(result.data, dict) else {}
 
+    def holder_soon(self, within: float = 1.0) -> dict[str, Any]:
+        """The holder, waiting briefly: a process that has just taken the flock writes its
+        name a moment later, and "another process" is a poorer answer than its name."""
+        deadline = time.monotonic() + within
+        while True:
+            found = self.holder()
+            if found or time.monotonic() >= deadline:
+                return found
+            time.sleep(0.05)
+
     def release(self) -> None:
         if self.fd is not None:
             with contextlib.suppress(OSError):
@@ -337,7 +347,7 @@ def acquire(
     local = LocalLock(lock_path(target, pipeline))
     while not local.try_acquire():
         if clock() >= deadline:
-            raise LockBusy(pipeline, local.holder(), "on this machine")
+            raise LockBusy(pipeline, local.holder_soon(), "on this machine")
         sleep(POLL)
     holder = _holder(operation, ttl)
     local.write_holder(holder)

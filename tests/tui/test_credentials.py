@@ -144,3 +144,30 @@ async def test_no_os_keyring_then_encrypted_file_unlocked_in_a_modal(
         assert SECRET.encode() not in keyring_file.read_bytes()
     finally:
         credentials.set_backend_override(None)  # forget the unlocked file
+
+
+async def test_a_quick_tab_in_the_passphrase_dialog_reaches_the_second_field(
+    aws, monkeypatch, isolated_home: Path
+):
+    """Issue 14, point 8: keys typed the moment the dialog opens land in their own fields."""
+
+    def no_os_keyring(choice: str) -> None:
+        raise credentials.KeyringUnavailable(credentials.NO_KEYRING_HELP)
+
+    monkeypatch.setattr(backends, "_os_backend", no_os_keyring)
+    credentials.set_backend_override(None)
+    app = make_app(aws, initial="credentials")
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            app.screen.query_one("#use-file").press()
+            await pilot.pause()
+            await pilot.click("#confirm")
+            await pilot.press("a", "tab", "b")
+            await settle(pilot)
+            modal = app.screen
+            assert isinstance(modal, PassphraseModal)
+            assert modal.query_one("#passphrase", Input).value == "a"
+            assert modal.query_one("#again", Input).value == "b"
+    finally:
+        credentials.set_backend_override(None)

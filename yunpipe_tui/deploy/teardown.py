@@ -57,7 +57,6 @@ __all__ = [
     "describe_error",
     "leftovers",
     "resolve",
-    "resolve_pipeline",
     "rollback",
     "teardown",
 ]
@@ -416,25 +415,6 @@ def resolve(pipeline: str | None, ctx: AwsContext) -> Resolved:
     if warning:
         jr.Journal.open(pipeline)  # moves the damaged file aside (kept for inspection)
     return Resolved(tag_only_record(pipeline, target), persist, lines, from_tags=True)
-
-
-def resolve_pipeline(pipeline: str | None, delete_buckets: bool = False) -> jr.PipelineRecord:
-    """The named pipeline's journal (even if torn down: teardown is idempotent and its
-    cross-check still runs), or the most recent one not torn down; NothingToTearDown when none.
-    Journals only, any target: `resolve(pipeline, ctx)` is what acts on the account in use.
-    """
-    if pipeline is None:
-        record = jr.most_recent()
-        if record is None:
-            raise NothingToTearDown("nothing to tear down: no deployed pipeline found")
-        return record
-    record = jr.load(pipeline)
-    if record is None:
-        raise NothingToTearDown(
-            f"nothing to tear down: no journal for pipeline {pipeline!r} "
-            "(see `yunpipe status` for the known ones)"
-        )
-    return record
 
 
 def buckets_created(record: jr.PipelineRecord) -> list[str]:

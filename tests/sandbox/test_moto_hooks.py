@@ -206,6 +206,36 @@ def test_start_task_that_does_not_fit_fails_with_a_resource_reason(
     assert second["failures"] == [{"arn": arn, "reason": "RESOURCE:MEMORY"}]
 
 
+def test_start_task_gives_each_gpu_to_one_task_at_a_time(sandbox: Sandbox, ctx: Any) -> None:
+    # Two dispatchers racing for one g4dn.xlarge (one GPU) both saw it empty: ECS places one.
+    _, arn = _cluster_with_instance(ctx, "gpu-cluster", "g4dn.xlarge")
+    ecs = ctx.client("ecs")
+    ecs.register_task_definition(
+        family="gpu-one",
+        containerDefinitions=[
+            {
+                "name": "algorithm",
+                "image": "x",
+                "memory": 512,
+                "resourceRequirements": [{"type": "GPU", "value": "1"}],
+            }
+        ],
+    )
+    first = ecs.start_task(
+        cluster="gpu-cluster", taskDefinition="gpu-one", containerInstances=[arn]
+    )
+    assert len(first["tasks"]) == 1
+    second = ecs.start_task(
+        cluster="gpu-cluster", taskDefinition="gpu-one", containerInstances=[arn]
+    )
+    assert second["failures"] == [{"arn": arn, "reason": "RESOURCE:GPU"}]
+    ecs.stop_task(cluster="gpu-cluster", task=first["tasks"][0]["taskArn"], reason="done")
+    third = ecs.start_task(
+        cluster="gpu-cluster", taskDefinition="gpu-one", containerInstances=[arn]
+    )
+    assert len(third["tasks"]) == 1  # the stopped task gave its GPU back
+
+
 def test_stop_task_after_its_instance_is_gone(sandbox: Sandbox, ctx: Any) -> None:
     _, arn = _cluster_with_instance(ctx, "gone-cluster", "t3.micro")
     ecs = ctx.client("ecs")

@@ -165,8 +165,46 @@ def _patched_run_task(self: Any, cluster_str: str, *args: Any, **kwargs: Any) ->
 _placement_lock = threading.Lock()
 
 
-def placement_problem(container_instance: Any, needs: dict[str, Any]) -> str:
-    """'' when the task fits on the container instance, else AWS's failure reason."""
+def task_gpus(task_definition: Any) -> int:
+    """GPUs a task definition's containers reserve (ECS counts them per instance)."""
+    total = 0
+    for container in task_definition.container_definitions or []:
+        for requirement in container.get("resourceRequirements") or []:
+            if requirement.get("type") == "GPU":
+                total += int(requirement.get("value") or 0)
+    return total
+
+
+def instance_gpus(container_instance: Any) -> int:
+    from yunpipe_tui.instance_types import lookup
+
+    known = lookup(container_instance.attributes.get("ecs.instance-type", ""))
+    return known.gpu if known is not None else 0
+
+
+def gpus_in_use(backend: Any, cluster_name: str, container_instance_arn: str) -> int:
+    """GPUs held by the instance's tasks that have not stopped; moto does not count them,
+    ECS gives each GPU to one task at a time."""
+    used = 0
+    for task in list((backend.tasks.get(cluster_name) or {}).values()):
+        if task.container_instance_arn != container_instance_arn:
+            continue
+        if task.last_status == "STOPPED" or task.desired_status == "STOPPED":
+            continue
+        try:
+            used += task_gpus(backend.describe_task_definition(task.task_definition_arn))
+        except Exception:  # a deregistered definition still holds its GPUs; count one
+            used += 1
+    return used
+
+
+def placement_problem(
+    container_instance: Any, needs: dict[str, Any], gpus: int = 0, gpus_free: int = 0
+) -> str:
+    """'' when the task fits on the container instance, else AWS's failure reason. `gpus` is
+    what the task reserves, `gpus_free` what the instance's unstopped tasks leave."""
+    if gpus > gpus_free:
+        return "RESOURCE:GPU"
     left = {r.get("name"): r for r in container_instance.remaining_resources}
     if int(needs.get("CPU") or 0) > int(left.get("CPU", {}).get("integerValue", 0)):
         return "RESOURCE:CPU"
@@ -195,7 +233,13 @@ def _patched_start_task_response(self: Any) -> Any:
             if found is None or found.status != "ACTIVE":
                 failures.append({"arn": ref, "reason": "MISSING"})
                 continue
-            problem = placement_problem(found, needs)
+            gpus = task_gpus(task_definition)
+            free = 0
+            if gpus:
+                free = instance_gpus(found) - gpus_in_use(
+                    backend, cluster.name, found.container_instance_arn
+                )
+            problem = placement_problem(found, needs, gpus, free)
             if problem:
                 failures.append({"arn": found.container_instance_arn, "reason": problem})
             else:

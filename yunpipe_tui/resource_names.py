@@ -86,3 +86,25 @@ def intermediate_bucket(pipeline: str, step: str, account_id: str) -> str:
 
 
 LEDGER_TABLE_PATTERN = f"{PREFIX}-*-ledger"  # what the dispatcher's role may write to
+
+# --- the Batch backend (issue 13): one job queue and one or two compute environments per
+# pipeline, one job definition per step (named like the step's ECS task family).
+SPOT, ON_DEMAND = "spot", "ondemand"
+
+
+def compute_environment(pipeline: str, purchase: str) -> str:
+    """`yunpipe-<p>-spot` or `yunpipe-<p>-ondemand` (Batch names allow 128 characters)."""
+    return f"{base(pipeline)}-{purchase}"
+
+
+def job_queue(pipeline: str) -> str:
+    return f"{base(pipeline)}-jobs"
+
+
+def job_definition(pipeline: str, step: str) -> str:
+    return base(pipeline, step)
+
+
+def drain_job(pipeline: str, step: str) -> str:
+    """The name of every drain job the step's dispatcher submits (how it counts its own)."""
+    return f"{base(pipeline, step)}-drain"

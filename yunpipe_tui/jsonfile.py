@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import re
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,7 +120,12 @@ def load_json(path: str | os.PathLike[str], what: str = "file") -> LoadedJson:
     if p.is_dir():
         raise InputError(f"is a folder, not a {what}; name a .json file", file=name)
     try:
-        size = p.stat().st_size
+        info = p.stat()
+        if not stat.S_ISREG(info.st_mode):
+            # A FIFO would block the read until a writer comes; a device never ends.
+            kind = "a FIFO" if stat.S_ISFIFO(info.st_mode) else "not a regular file"
+            raise InputError(f"is {kind}, not a {what}; name a .json file", file=name)
+        size = info.st_size
         if size > MAX_FILE_BYTES:
             raise InputError(
                 f"the {what} is {size} bytes, more than yunpipe reads (1 MiB); "

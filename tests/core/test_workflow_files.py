@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -179,6 +180,16 @@ def test_missing_file_and_folder(tmp_path: Path, capsys: Any) -> None:
     assert code == 2
     assert f"{tmp_path / 'nope.json'}: workflow file not found" in err
     assert f"{tmp_path}: is a folder, not a workflow file" in err
+
+
+def test_a_fifo_named_like_a_workflow_is_refused_without_blocking(
+    tmp_path: Path, capsys: Any
+) -> None:
+    path = tmp_path / "wf.json"
+    os.mkfifo(path)  # opening it to read would wait forever for a writer
+    code, _, err = run_cli(["validate", "-f", str(path)], capsys)
+    assert code == 2
+    assert f"{path}: is a FIFO, not a workflow file" in err
 
 
 def test_validate_ok_and_mixed(

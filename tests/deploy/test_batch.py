@@ -19,13 +19,17 @@ from tests.deploy.helpers import deploy_file, plan_for, write_workflow
 from tests.deploy.test_plan import FACTS
 from yunpipe_tui import resource_names as names
 from yunpipe_tui.catalog import Catalog
-from yunpipe_tui.deploy import preflight
-from yunpipe_tui.deploy.engine import Engine
+from yunpipe_tui.deploy import journal, preflight
+from yunpipe_tui.deploy.engine import DeployError, Engine
 from yunpipe_tui.deploy.events import Recorder
+from yunpipe_tui.deploy.kinds import batch_states
 from yunpipe_tui.deploy.leftovers import leftovers
 from yunpipe_tui.deploy.plan import build_plan, format_tree
 from yunpipe_tui.deploy.prepare import prepare
 from yunpipe_tui.deploy.teardown import teardown
+from yunpipe_tui.errors import YunpipeError
+from yunpipe_tui.state import scan
+from yunpipe_tui.state.scan import kind_of
 from yunpipe_tui.workflow import load_workflow
 
 BATCH = {"backend": "batch", "max_vcpus": 16, "spot": True}
@@ -378,3 +382,94 @@ def test_cli_dry_run_and_status_show_the_batch_resources(
     (summary,) = json.loads(out)
     kinds = {r["kind"] for r in summary["resources"]}
     assert {"compute_environment", "job_queue", "job_definition"} <= kinds
+
+
+def test_batch_arns_map_to_the_kinds() -> None:
+    prefix = "arn:aws:batch:us-east-1:123456789012"
+    assert kind_of(f"{prefix}:compute-environment/yunpipe-p-spot") == (
+        "compute_environment",
+        "yunpipe-p-spot",
+    )
+    assert kind_of(f"{prefix}:job-queue/yunpipe-p-jobs") == ("job_queue", "yunpipe-p-jobs")
+    assert kind_of(f"{prefix}:job-definition/yunpipe-p-s1:3") == (
+        "job_definition",
+        "yunpipe-p-s1:3",
+    )
+
+
+def test_teardown_from_tags_alone_as_on_aws(
+    batch_aws: Any, tmp_path: Path, catalog: Catalog, code: Any, monkeypatch: Any
+) -> None:
+    """AWS's tagging API lists Batch resources (moto's does not): with no journal, teardown
+    removes them from the tag scan, the queue before its environments."""
+    ctx = batch_aws
+    deploy_file(ctx, _workflow(tmp_path), catalog, code)
+    journal.path_for("demo").unlink()
+    batch = ctx.client("batch")
+    arns = [e["computeEnvironmentArn"] for e in _environments(ctx).values()]
+    arns += [q["jobQueueArn"] for q in batch.describe_job_queues()["jobQueues"]]
+    arns += [d["jobDefinitionArn"] for d in _active_definitions(ctx)]
+    real = scan.pipelines
+
+    def pipelines(ctx: Any, pipeline: str | None = None) -> dict[str, list[scan.Found]]:
+        found = real(ctx, pipeline)
+        extra = [scan.Found(*scan.kind_of(arn), arn) for arn in arns]
+        return {p: [*items, *extra] for p, items in found.items()}
+
+    monkeypatch.setattr(scan, "pipelines", pipelines)
+    calls: list[str] = []
+    ctx.add_hook("before-call.batch.*", lambda model, **_: calls.append(model.name))
+    result = teardown("demo", ctx)
+    assert result.ok, (result.failed, result.leftovers)
+    assert not _environments(ctx) and not _active_definitions(ctx)
+    assert calls.index("DeleteJobQueue") < calls.index("UpdateComputeEnvironment")
+
+
+class _Fake:
+    """A Batch client whose compute environment answers the given statuses in turn."""
+
+    def __init__(self, *statuses: str) -> None:
+        self.statuses = list(statuses)
+
+    def describe_compute_environments(self, **_: Any) -> dict[str, Any]:
+        status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+        item = {"computeEnvironmentName": "ce", "status": status, "statusReason": "no role"}
+        return {"computeEnvironments": [item]}
+
+
+def test_waits_are_bounded_and_say_why() -> None:
+    slept: list[float] = []
+    fake = _Fake("UPDATING", "UPDATING", "VALID")
+    found = batch_states.wait_until(
+        fake, batch_states.ENVIRONMENT, "ce", batch_states.settled, slept.append
+    )
+    assert found is not None and found["status"] == "VALID" and len(slept) == 2
+    ready = batch_states.valid(batch_states.ENVIRONMENT, "ce")
+    with pytest.raises(YunpipeError, match="INVALID: no role"):
+        batch_states.wait_until(
+            _Fake("CREATING", "INVALID"), "compute environment", "ce", ready, slept.append
+        )
+    slept.clear()
+    with pytest.raises(YunpipeError, match="did not settle"):
+        batch_states.wait_until(
+            _Fake("UPDATING"), "compute environment", "ce", batch_states.settled, slept.append
+        )
+    assert len(slept) == batch_states.WAIT_ATTEMPTS
+
+
+def test_a_provisioning_model_change_is_reported(
+    batch_aws: Any, tmp_path: Path, catalog: Catalog, code: Any
+) -> None:
+    """Spot cannot become on-demand in place: a look-alike of the other model is reported."""
+    ctx = batch_aws
+    plan, _ = deploy_file(ctx, _workflow(tmp_path, spot=False), catalog, code)
+    ondemand = plan.get("shared/compute-env-ondemand")
+    batch = ctx.client("batch")
+    arn = _environments(ctx)[ondemand.name]["computeEnvironmentArn"]
+    batch.untag_resource(resourceArn=arn, tagKeys=[batch_states.SPEC_TAG])
+    from moto.batch import batch_backends
+
+    backend = batch_backends["123456789012"]["us-east-1"]
+    backend.get_compute_environment(ondemand.name).compute_resources["type"] = "SPOT"
+    with pytest.raises(DeployError, match="cannot change in place"):
+        deploy_file(ctx, _workflow(tmp_path, spot=False), catalog, code)

@@ -473,3 +473,20 @@ def test_a_provisioning_model_change_is_reported(
     backend.get_compute_environment(ondemand.name).compute_resources["type"] = "SPOT"
     with pytest.raises(DeployError, match="cannot change in place"):
         deploy_file(ctx, _workflow(tmp_path, spot=False), catalog, code)
+
+
+def test_a_lingering_older_revision_is_retired_on_redeploy(
+    batch_aws: Any, tmp_path: Path, catalog: Catalog, code: Any
+) -> None:
+    """An update interrupted between registering and deregistering leaves two ACTIVE
+    revisions; the next deploy keeps the latest and retires the other."""
+    ctx = batch_aws
+    deploy_file(ctx, _workflow(tmp_path), catalog, code)
+    batch = ctx.client("batch")
+    (first,) = batch.describe_job_definitions(jobDefinitionName="yunpipe-demo-s1")["jobDefinitions"]
+    again = {k: first[k] for k in ("type", "containerProperties", "timeout", "retryStrategy")}
+    batch.register_job_definition(jobDefinitionName="yunpipe-demo-s1", tags=first["tags"], **again)
+    _, result = deploy_file(ctx, _workflow(tmp_path), catalog, code)
+    assert result.actions["s1/job-definition"] == "keep"
+    revisions = [d for d in _active_definitions(ctx) if d["jobDefinitionName"] == "yunpipe-demo-s1"]
+    assert [d["revision"] for d in revisions] == [2]

@@ -123,7 +123,9 @@ class ComputeEnvironment(Kind):
             return MISSING, {}
         outputs = {"arn": found["computeEnvironmentArn"]}
         same = tags_of(found).get(SPEC_TAG) == spec_hash(cfg) and found.get("state") == "ENABLED"
-        return (CURRENT if same else STALE), outputs
+        # INVALID (a role or subnet gone since): the update brings AWS's reason to the user.
+        healthy = found.get("status") != "INVALID"
+        return (CURRENT if same and healthy else STALE), outputs
 
     def create(self, ops: Ops, r: Resource, cfg: Mapping[str, Any]) -> dict[str, Any]:
         batch = ops.ctx.client("batch")

@@ -104,8 +104,12 @@ class JobDefinition(Kind):
             return MISSING, {}
         latest = revisions[-1]
         outputs = {"arn": latest["jobDefinitionArn"], "revision": latest.get("revision")}
-        same = tags_of(latest).get(SPEC_TAG) == spec_hash(cfg) and len(revisions) == 1
+        same = tags_of(latest).get(SPEC_TAG) == spec_hash(cfg)
         return (CURRENT if same else STALE), outputs
+
+    def kept(self, ops: Ops, r: Resource) -> None:
+        """Older ACTIVE revisions an interrupted update left behind are retired now."""
+        self._retire(ops, r.name, keep=None)
 
     def create(self, ops: Ops, r: Resource, cfg: Mapping[str, Any]) -> dict[str, Any]:
         out = ops.ctx.client("batch").register_job_definition(
@@ -121,17 +125,24 @@ class JobDefinition(Kind):
         outputs: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """A new revision, then the older ones retired (SubmitJob by name takes the latest)."""
-        batch = ops.ctx.client("batch")
         new = self.create(ops, r, cfg)
-        for old in active(batch, r.name):
+        self._retire(ops, r.name, keep=new["arn"])
+        return new
+
+    @staticmethod
+    def _retire(ops: Ops, name: str, keep: str | None) -> None:
+        """Deregister every ACTIVE revision but `keep` (None: but the latest)."""
+        batch = ops.ctx.client("batch")
+        revisions = active(batch, name)
+        keep = keep or (revisions[-1]["jobDefinitionArn"] if revisions else None)
+        for old in revisions:
             arn = old["jobDefinitionArn"]
-            if arn == new["arn"]:
+            if arn == keep:
                 continue
             try:
                 batch.deregister_job_definition(jobDefinition=arn)
-            except Exception as exc:  # the new revision is what matters; report, go on
+            except Exception as exc:  # the wanted revision is what matters; report, go on
                 ops.warn(f"could not retire {arn}: {error_message(exc)}")
-        return new
 
     def delete(self, ctx: AwsContext, name: str, params: Mapping[str, Any]) -> bool:
         """Every ACTIVE revision."""

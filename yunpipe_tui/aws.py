@@ -282,8 +282,10 @@ def is_gone(exc: BaseException) -> bool:
     """AWS says the resource does not exist (any service's way of saying it)."""
     code = error_code(exc)
     if code in ("InvalidParameterException", "ClientException"):
-        # ECS says "The referenced task/container instance was not found." this way.
-        return "not found" in str(exc).lower()
+        # ECS says "The referenced task/container instance was not found." this way, Batch
+        # "Job queue ... does not exist".
+        text = str(exc).lower()
+        return "not found" in text or "does not exist" in text
     return code in _GONE or "NotFound" in code or "NonExistent" in code
 
 

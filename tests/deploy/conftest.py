@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -44,3 +45,41 @@ def catalog() -> Catalog:
 @pytest.fixture
 def workflow_file(tmp_path: Path) -> Path:
     return write_workflow(tmp_path, "demo")
+
+
+SLR_PATH = "/aws-service-role/batch.amazonaws.com/"
+SLR = "AWSServiceRoleForBatch"
+
+
+@pytest.fixture
+def batch_aws(prereqs: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """mock_aws with the prerequisites, where a compute environment without a serviceRole gets
+    Batch's service-linked role, as on AWS: moto 5.2.5 refuses CreateComputeEnvironment
+    without a serviceRole, which AWS accepts. This one difference is patched, nothing else;
+    Batch's waits do not sleep."""
+    from moto.batch.models import BatchBackend
+
+    iam = prereqs.client("iam")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "batch.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    arn = iam.create_role(RoleName=SLR, Path=SLR_PATH, AssumeRolePolicyDocument=json.dumps(trust))[
+        "Role"
+    ]["Arn"]
+    original = BatchBackend.create_compute_environment
+
+    def create(self: Any, **kw: Any) -> Any:
+        return original(self, **{**kw, "service_role": kw.get("service_role") or arn})
+
+    monkeypatch.setattr(BatchBackend, "create_compute_environment", create)
+    from yunpipe_tui.deploy.kinds import batch_states
+
+    monkeypatch.setattr(batch_states, "pause", lambda s: None)
+    return prereqs

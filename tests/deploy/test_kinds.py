@@ -13,6 +13,8 @@ from yunpipe_tui.deploy.kinds.base import Kind
 HISTORICAL_ORDER = (
     "bucket",
     "cluster",
+    "compute_environment",  # issue 13: the Batch backend, in place of the cluster
+    "job_queue",
     "log_group",
     "ledger_table",  # issue 12: the file ledger
     "schedule_rule",
@@ -20,6 +22,7 @@ HISTORICAL_ORDER = (
     "dlq",
     "queue",
     "task_definition",
+    "job_definition",  # issue 13: the Batch backend, in place of the task definition
     "dispatcher",
     "s3_permission",
     "notification",

@@ -8,11 +8,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.deploy.helpers import deploy_file, write_workflow
 from yunpipe_tui.catalog import Catalog
 from yunpipe_tui.deploy.kinds import PLANNED
 from yunpipe_tui.deploy.leftovers import present
 from yunpipe_tui.deploy.teardown import teardown
+
+# Kinds only one backend's plan has; every other planned kind is in both.
+BACKEND_KINDS = {
+    "ecs": {"cluster", "task_definition"},
+    "batch": {"compute_environment", "job_queue", "job_definition"},
+}
+OTHER = {"ecs": "batch", "batch": "ecs"}
 
 
 def test_every_planned_kind_has_a_scan() -> None:
@@ -20,15 +29,21 @@ def test_every_planned_kind_has_a_scan() -> None:
     assert missing == []
 
 
+@pytest.mark.parametrize("backend", ["ecs", "batch"])
 def test_the_scan_finds_every_kind_a_plan_creates_and_none_after_teardown(
-    prereqs: Any, tmp_path: Path, catalog: Catalog, code: Any
+    batch_aws: Any, tmp_path: Path, catalog: Catalog, code: Any, backend: str
 ) -> None:
-    ctx = prereqs
-    plan, _ = deploy_file(ctx, write_workflow(tmp_path, sequence=True), catalog, code)
+    ctx = batch_aws
+    compute = {"backend": backend, "spot": True}
+    path = write_workflow(tmp_path, sequence=True, compute=compute)
+    plan, _ = deploy_file(ctx, path, catalog, code)
     buckets = [r.name for r in plan.resources if r.kind == "bucket"]
     planned = {r.kind for r in plan.resources}
     found = present(ctx, "demo", buckets)
     for kind in PLANNED:
+        if kind.name in BACKEND_KINDS[OTHER[backend]]:
+            assert kind.name not in planned, kind.name  # the other backend's
+            continue
         assert kind.name in planned, kind.name  # the plan creates it ...
         assert found[kind.name], f"the leftover scan misses {kind.name}"  # ... and it is found
     teardown("demo", ctx, delete_buckets=True)

@@ -1,6 +1,6 @@
 """The `compute` section and GPU algorithms in the plan: the dispatcher's ceiling, Spot and
 instance sizing come from the workflow; a GPU step gets a GPU type, the GPU AMI and a GPU
-requirement; the batch backend is refused until it exists."""
+requirement. The Batch backend's plan is in test_batch.py."""
 
 from __future__ import annotations
 
@@ -78,18 +78,3 @@ def test_the_gpu_ami_is_read_only_for_gpu_steps(prereqs: Any, tmp_path: Path, ca
     assert prepared.facts.gpu_ami_id == gpu
     env = prepared.plan.get("s1/dispatcher").config["environment"]
     assert env["YUNPIPE_AMI_ID"] == gpu != prepared.facts.ami_id
-
-
-def test_the_batch_backend_is_refused_at_deploy_time(
-    prereqs: Any, tmp_path: Path, catalog: Catalog
-) -> None:
-    path = write_workflow(tmp_path, compute={"backend": "batch", "max_vcpus": 16, "spot": True})
-    assert load_workflow(path, catalog).compute.backend == "batch"  # valid for the next version
-    prepared = prepare(path, prereqs, catalog)
-    assert prepared.problems == [
-        "compute.backend: the batch backend is not available yet in this version; use ecs"
-    ]
-    with pytest.raises(Exception, match="batch backend is not available"):
-        prepared.require()
-    ecs = prepare(write_workflow(tmp_path, compute={"backend": "ecs"}), prereqs, catalog)
-    assert ecs.problems == []

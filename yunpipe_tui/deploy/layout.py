@@ -8,6 +8,7 @@ arranges them into its `Resource`s. Pure: no AWS calls.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -15,7 +16,7 @@ from yunpipe_tui import pipeline_policies as policies
 from yunpipe_tui import resource_names as names
 from yunpipe_tui.catalog import Algorithm
 from yunpipe_tui.deploy.model import AccountFacts, StepPlan, tags_for
-from yunpipe_tui.workflow import SEQUENCE_RUN, Step, Workflow
+from yunpipe_tui.workflow import BATCH, SEQUENCE_RUN, Step, Workflow
 
 
 def bucket_key(name: str) -> str:
@@ -33,6 +34,11 @@ def cpu_units(algorithm: Algorithm) -> int:
     if not algorithm.cpu:
         return 0
     return round(algorithm.cpu * 1024)
+
+
+def job_vcpus(algorithm: Algorithm) -> int:
+    """Batch reserves whole vCPUs per job: the algorithm's `CPU` rounded up, at least one."""
+    return max(1, math.ceil(algorithm.cpu or 0))
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,12 @@ class StepLayout:
     instance_type: str
     rule: str
     rule_key: str
+    job_definition: str = ""  # the Batch backend's job definition (named like the family)
+
+    @property
+    def vcpus(self) -> int:
+        """The vCPUs one Batch job of this step reserves."""
+        return job_vcpus(self.algorithm)
 
     @property
     def prefix(self) -> str:
@@ -109,6 +121,21 @@ class PipelineLayout:
     @property
     def cluster(self) -> str:
         return names.cluster(self.pipeline)
+
+    @property
+    def batch(self) -> bool:
+        """The steps run as AWS Batch jobs (else as ECS tasks on instances of our own)."""
+        return self.workflow.compute.backend == BATCH
+
+    @property
+    def job_queue(self) -> str:
+        return names.job_queue(self.pipeline)
+
+    @property
+    def instance_profile_arn(self) -> str:
+        """ecsInstanceRole's instance profile, which Batch's instances are launched with."""
+        partition = policies.partition(self.region)
+        return f"arn:{partition}:iam::{self.account}:instance-profile/{names.ECS_INSTANCE_ROLE}"
 
     @property
     def log_group(self) -> str:
@@ -164,6 +191,7 @@ def layout_for(
                 instance_type=algorithm.resolved_instance_type(),
                 rule=names.schedule_rule(p, rule_index),
                 rule_key=schedule_key(rule_index),
+                job_definition=names.job_definition(p, s),
             )
         )
     return PipelineLayout(

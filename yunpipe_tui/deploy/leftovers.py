@@ -21,9 +21,10 @@ from yunpipe_tui.aws import AwsContext
 from yunpipe_tui.deploy.kinds import scanned
 from yunpipe_tui.deploy.kinds.base import DATA, Scope
 
-# Services whose deleted resources the tagging API may still list (ECS keeps INACTIVE task
-# definitions, EC2 terminated instances) or that stay on purpose (S3): checked by the kinds.
-_TAG_SCAN_SKIP = {"s3", "ecs", "ec2", "cloudwatch", "dynamodb"}
+# Services whose deleted resources the tagging API may still list (ECS and Batch keep INACTIVE
+# task and job definitions, EC2 terminated instances) or that stay on purpose (S3): checked by
+# the kinds.
+_TAG_SCAN_SKIP = {"s3", "ecs", "ec2", "cloudwatch", "dynamodb", "batch"}
 
 
 def leftovers(

@@ -9,6 +9,8 @@ Nothing here creates or changes a resource.
 
 from __future__ import annotations
 
+from typing import Any
+
 from yunpipe_tui import resource_names as names
 from yunpipe_tui.aws import AwsContext, error_code, error_message
 from yunpipe_tui.deploy.model import AccountFacts, Plan
@@ -17,9 +19,6 @@ from yunpipe_tui.workflow import BATCH, Workflow
 
 AMI_PARAMETER = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"
 GPU_AMI_PARAMETER = "/aws/service/ecs/optimized-ami/amazon-linux-2023/gpu/recommended/image_id"
-BATCH_NOT_AVAILABLE = (
-    "compute.backend: the batch backend is not available yet in this version; use ecs"
-)
 DOCTOR_HINT = "run `yunpipe doctor --fix` to create it"
 
 
@@ -56,13 +55,17 @@ def account_facts(ctx: AwsContext, workflow: Workflow, gpu: bool = False) -> Acc
     ami = _ami(ctx, AMI_PARAMETER, "ECS-optimized AMI")
     gpu_ami = _ami(ctx, GPU_AMI_PARAMETER, "ECS GPU-optimized AMI") if gpu else ""
     subnets: list[str] = []
+    security_group = ""
     ec2 = ctx.client("ec2")
     vpcs = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}]).get("Vpcs", [])
     if vpcs:
-        found = ec2.describe_subnets(
-            Filters=[{"Name": "vpc-id", "Values": [vpcs[0]["VpcId"]]}]
-        ).get("Subnets", [])
+        in_vpc = [{"Name": "vpc-id", "Values": [vpcs[0]["VpcId"]]}]
+        found = ec2.describe_subnets(Filters=in_vpc).get("Subnets", [])
         subnets = sorted(s["SubnetId"] for s in found if s.get("DefaultForAz", True))
+        if workflow.compute.backend == BATCH:
+            # Batch's compute environments name their security group; the ECS backend's
+            # instances take the VPC's default one implicitly.
+            security_group = _default_security_group(ec2, in_vpc)
     role_arn = ""
     try:
         role_arn = ctx.client("iam").get_role(RoleName=names.LAMBDA_EXEC_ROLE)["Role"]["Arn"]
@@ -75,10 +78,35 @@ def account_facts(ctx: AwsContext, workflow: Workflow, gpu: bool = False) -> Acc
         ami_id=ami,
         gpu_ami_id=gpu_ami,
         subnet_ids=tuple(subnets),
-        security_group_id="",
+        security_group_id=security_group,
         lambda_role_arn=role_arn,
         endpoint_url=ctx.endpoint_url or "",
     )
+
+
+def _default_security_group(ec2: Any, in_vpc: list[dict[str, Any]]) -> str:
+    """The id of the VPC's security group called "default", or ""."""
+    filters = [*in_vpc, {"Name": "group-name", "Values": ["default"]}]
+    groups = ec2.describe_security_groups(Filters=filters).get("SecurityGroups", [])
+    return str(groups[0]["GroupId"]) if groups else ""
+
+
+def batch_problems(facts: AccountFacts) -> list[str]:
+    """What the Batch backend needs of the network that the account facts show (the instance
+    profile ecsInstanceRole is checked for every backend)."""
+    problems = []
+    if not facts.subnet_ids:
+        problems.append(
+            f"compute.backend batch: no default VPC with subnets in {facts.region}; Batch "
+            "launches its instances there: create one (`aws ec2 create-default-vpc`) or use "
+            "backend ecs"
+        )
+    elif not facts.security_group_id:
+        problems.append(
+            f"compute.backend batch: the default VPC in {facts.region} has no security group "
+            'called "default"; create one (EC2 → Security groups) or use backend ecs'
+        )
+    return problems
 
 
 def check(ctx: AwsContext, workflow: Workflow, plan: Plan | None = None) -> list[str]:
@@ -86,8 +114,8 @@ def check(ctx: AwsContext, workflow: Workflow, plan: Plan | None = None) -> list
     ctx = region_context(ctx, workflow)
     problems: list[str] = []
     if workflow.compute.backend == BATCH:
-        # Refused, never deployed as ECS: the file is valid for the version that has Batch.
-        problems.append(BATCH_NOT_AVAILABLE)
+        facts = plan.facts if plan is not None else account_facts(ctx, workflow)
+        problems += batch_problems(facts)
     account = caller_account(ctx)
     if workflow.account_id and workflow.account_id != account:
         problems.append(

@@ -8,10 +8,11 @@ killed at any instant is cleaned up. Each resource kind (`yunpipe_tui.deploy.kin
 delete itself and how to find its strays; this module only orders the work:
 
 1. the journal's entries, newest first (notification entries of ours — the user's stay —,
-   Lambda permissions, dispatchers, schedule targets, queues, task definitions, task roles, rules);
+   Lambda permissions, dispatchers, schedule targets, queues, task or job definitions, the job
+   queue, task roles, rules);
 2. the sweep: strays of this pipeline the journal does not list, the instances the dispatchers
    launched (tag `yunpipe:pipeline`) and their idle alarms;
-3. what those still needed: the log group and the cluster;
+3. what those still needed: the log group and the cluster or the compute environments;
 4. data: buckets and their objects, and the ledger table, stay, unless `delete_buckets=True`,
    which deletes the ledger and only the buckets yunpipe created.
 
@@ -357,15 +358,19 @@ def _deleter(handler: Any, ctx: AwsContext, name: str) -> Callable[[], bool]:
     return lambda: bool(handler.delete(ctx, name, {}))
 
 
+_REVISIONED = ("task_definition", "job_definition")
+
+
 def _resource_name(found: Found) -> str:
-    """The name a kind deletes by: a task definition's family, without its revision."""
-    return found.name.split(":", 1)[0] if found.kind == "task_definition" else found.name
+    """The name a kind deletes by: a task or job definition's name, without its revision."""
+    return found.name.split(":", 1)[0] if found.kind in _REVISIONED else found.name
 
 
 def _leftover_name(line: str) -> str:
     """The resource name in a leftover line ("queue NAME", "task definition FAMILY:REV")."""
     name = line.rsplit(" ", 1)[-1]
-    return name.split(":", 1)[0] if line.startswith("task definition ") else name
+    revisioned = line.startswith(("task definition ", "job definition "))
+    return name.split(":", 1)[0] if revisioned else name
 
 
 @dataclass(frozen=True)

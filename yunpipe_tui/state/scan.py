@@ -6,7 +6,9 @@ can find and remove them) and by teardown (the account is the truth, the journal
 Sources, merged and de-duplicated by ARN:
 - the Resource Groups Tagging API (`GetResources` with a tag filter): buckets, queues, Lambda
   functions, log groups, ECS clusters and task definitions, SSM parameters, alarms, DynamoDB
-  tables, EC2 instances (moto 5.2.5 answers for all of these);
+  tables, EC2 instances (moto 5.2.5 answers for all of these), Batch compute environments, job
+  queues and job definitions (AWS does; moto 5.2.5 does not, so the Batch kinds also list
+  them directly);
 - direct listing for kinds it misses (moto 5.2.5 returns neither): IAM roles under the
   `/yunpipe/` path and EventBridge rules named `yunpipe-*`, each with its own tag call.
 
@@ -56,6 +58,14 @@ def kind_of(arn: str) -> tuple[str, str]:
         if rtype == "task-definition":
             return "task_definition", rest
         return f"ecs_{rtype}", rest
+    if service == "batch":
+        rtype, _, rest = resource.partition("/")
+        kind = {
+            "compute-environment": "compute_environment",
+            "job-queue": "job_queue",
+            "job-definition": "job_definition",
+        }.get(rtype, f"batch_{rtype}")
+        return kind, rest
     if service == "iam" and resource.startswith("role/"):
         return "task_role", resource.rsplit("/", 1)[-1]
     if service == "events" and resource.startswith("rule/"):

@@ -21,9 +21,12 @@ from yunpipe_tui.deploy.kinds import (
     alarm,
     bucket,
     cluster,
+    compute_environment,
     dispatcher,
     dlq,
     instance,
+    job_definition,
+    job_queue,
     ledger_table,
     log_group,
     notification,
@@ -40,14 +43,17 @@ from yunpipe_tui.deploy.model import KIND_LABELS
 
 REGISTRY: tuple[Kind, ...] = (
     bucket.Bucket(),
-    cluster.Cluster(),
+    cluster.Cluster(),  # backend ecs
+    compute_environment.ComputeEnvironment(),  # backend batch, like the two below
+    job_queue.JobQueue(),
     log_group.LogGroup(),
     ledger_table.LedgerTable(),
     schedule_rule.ScheduleRule(),
     task_role.TaskRole(),
     dlq.DeadLetterQueue(),
     queue.Queue(),
-    task_definition.TaskDefinition(),
+    task_definition.TaskDefinition(),  # backend ecs
+    job_definition.JobDefinition(),  # backend batch
     dispatcher.Dispatcher(),
     s3_permission.S3Permission(),
     notification.Notification(),

@@ -32,6 +32,8 @@ class Cluster(Kind):
     scan_rank = 50
 
     def plan_shared(self, layout: PipelineLayout) -> list[Resource]:
+        if layout.batch:  # Batch makes and owns its own clusters
+            return []
         return [
             Resource(
                 "shared/cluster",

@@ -18,18 +18,22 @@ from typing import Any
 from yunpipe_tui import resource_names as names
 from yunpipe_tui.aws import AwsContext, error_code, error_message
 from yunpipe_tui.deploy.kinds.base import CURRENT, MISSING, STALE, Found, Kind, Ops, Scope, removed
+from yunpipe_tui.deploy.kinds.job_queue import JOB_QUEUE_KEY
 from yunpipe_tui.deploy.kinds.ledger_table import LEDGER_KEY
 from yunpipe_tui.deploy.kinds.task_definition import CONTAINER_NAME
 from yunpipe_tui.deploy.layout import PipelineLayout, StepLayout
 from yunpipe_tui.deploy.model import Resource
 from yunpipe_tui.errors import YunpipeError
 from yunpipe_tui.instance_types import lookup, tasks_per_instance
+from yunpipe_tui.workflow import BATCH
 
 LAMBDA_RUNTIME = "python3.12"
 LAMBDA_HANDLER = "dispatcher.handler"
 LAMBDA_TIMEOUT = 60
 LAMBDA_MEMORY = 128
 ROLE_NOT_ASSUMABLE = "cannot be assumed by Lambda"
+MAX_JOBS = 1000  # drain jobs one step keeps active at most
+FILES_PER_JOB = 1
 
 # --- the dispatcher's code ---------------------------------------------------------------------
 
@@ -75,6 +79,25 @@ def _role_not_ready(exc: BaseException) -> bool:
     )
 
 
+def batch_environment(layout: PipelineLayout, step: StepLayout) -> dict[str, str]:
+    """What the dispatcher needs to submit drain jobs (backend batch): the queue, the job
+    definition (by name: the latest ACTIVE revision), the jobs' name it counts by, and how many
+    may be active (the compute environment's vCPUs over one job's, at most MAX_JOBS). No
+    cluster and no task definition exist then."""
+    p, s = layout.pipeline, step.id
+    ceiling = max(1, layout.workflow.compute.max_vcpus // step.vcpus)
+    return {
+        "YUNPIPE_CLUSTER": "",
+        "YUNPIPE_TASK_DEFINITION": "",
+        "YUNPIPE_BACKEND": BATCH,
+        "YUNPIPE_JOB_QUEUE": layout.job_queue,
+        "YUNPIPE_JOB_DEFINITION": step.job_definition,
+        "YUNPIPE_JOB_NAME": names.drain_job(p, s),
+        "YUNPIPE_MAX_JOBS": str(min(MAX_JOBS, ceiling)),
+        "YUNPIPE_FILES_PER_JOB": str(FILES_PER_JOB),
+    }
+
+
 # --- the kind ----------------------------------------------------------------------------------
 
 
@@ -116,6 +139,9 @@ class Dispatcher(Kind):
             "YUNPIPE_ENDPOINT_URL": facts.endpoint_url,
         }
         needs: tuple[str, ...] = (k + "queue", k + "task-definition", "shared/cluster")
+        if layout.batch:
+            lambda_env.update(batch_environment(layout, step))
+            needs = (k + "queue", k + "job-definition", JOB_QUEUE_KEY)
         if step.index == 0:
             # Step 1's dispatcher writes each upload's `queued` ledger item (so it goes live
             # after the table); later steps' come from the upstream runner, which knows the id.

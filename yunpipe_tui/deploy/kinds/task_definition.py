@@ -58,6 +58,44 @@ def spec_hash(config: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:32]
 
 
+def runner_environment(layout: PipelineLayout, step: StepLayout) -> list[dict[str, str]]:
+    """The container environment the runner (assets/runner.py) reads, sorted by name: the
+    step's own variables, then the queue to drain, where results go, the command, the ledger.
+    The ECS task definition and the Batch job definition both carry exactly this."""
+    algorithm, region = step.algorithm, layout.region
+    env = dict(step.step.variables)
+    env.update(
+        {
+            "YUNPIPE_QUEUE_URL": "${" + step.prefix + "queue:url}",
+            "YUNPIPE_OUTPUT_BUCKET": step.out_bucket,
+            "YUNPIPE_ALGORITHM": algorithm.name,
+            "YUNPIPE_RUN_COMMAND": algorithm.run_command,
+            "YUNPIPE_INPUT_PATH": algorithm.input_file_path,
+            "YUNPIPE_OUTPUT_PATH": algorithm.output_file_path,
+            "YUNPIPE_TIMEOUT_SECONDS": str(algorithm.timeout_seconds),
+            "YUNPIPE_IDLE_SECONDS": str(IDLE_SECONDS),
+            "YUNPIPE_WAIT_SECONDS": str(WAIT_SECONDS),
+            "YUNPIPE_ENDPOINT_URL": layout.facts.endpoint_url,
+            **ledger_environment(layout, step),
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+        }
+    )
+    return [{"name": n, "value": env[n]} for n in sorted(env)]
+
+
+def awslogs(layout: PipelineLayout, step: StepLayout) -> dict[str, Any]:
+    """The awslogs driver into the pipeline's log group, one stream prefix per step."""
+    return {
+        "logDriver": "awslogs",
+        "options": {
+            "awslogs-group": layout.log_group,
+            "awslogs-region": layout.region,
+            "awslogs-stream-prefix": step.id,
+        },
+    }
+
+
 class TaskDefinition(Kind):
     name = "task_definition"
     label = "task definition"
@@ -65,25 +103,9 @@ class TaskDefinition(Kind):
     scan_rank = 40
 
     def plan_step(self, layout: PipelineLayout, step: StepLayout) -> list[Resource]:
-        s, k, algorithm, region = step.id, step.prefix, step.algorithm, layout.region
-        env = dict(step.step.variables)
-        env.update(
-            {
-                "YUNPIPE_QUEUE_URL": "${" + k + "queue:url}",
-                "YUNPIPE_OUTPUT_BUCKET": step.out_bucket,
-                "YUNPIPE_ALGORITHM": algorithm.name,
-                "YUNPIPE_RUN_COMMAND": algorithm.run_command,
-                "YUNPIPE_INPUT_PATH": algorithm.input_file_path,
-                "YUNPIPE_OUTPUT_PATH": algorithm.output_file_path,
-                "YUNPIPE_TIMEOUT_SECONDS": str(algorithm.timeout_seconds),
-                "YUNPIPE_IDLE_SECONDS": str(IDLE_SECONDS),
-                "YUNPIPE_WAIT_SECONDS": str(WAIT_SECONDS),
-                "YUNPIPE_ENDPOINT_URL": layout.facts.endpoint_url,
-                **ledger_environment(layout, step),
-                "AWS_REGION": region,
-                "AWS_DEFAULT_REGION": region,
-            }
-        )
+        if layout.batch:
+            return []
+        s, k, algorithm = step.id, step.prefix, step.algorithm
         wanted = {(port.port, port.protocol) for port in step.step.ports}
         port_mappings = [
             {"containerPort": port.port, "hostPort": port.port, "protocol": port.protocol}
@@ -96,16 +118,9 @@ class TaskDefinition(Kind):
             "essential": True,
             "memory": step.memory,
             "cpu": step.units,
-            "environment": [{"name": n, "value": env[n]} for n in sorted(env)],
+            "environment": runner_environment(layout, step),
             "portMappings": port_mappings,
-            "logConfiguration": {
-                "logDriver": "awslogs",
-                "options": {
-                    "awslogs-group": layout.log_group,
-                    "awslogs-region": region,
-                    "awslogs-stream-prefix": s,
-                },
-            },
+            "logConfiguration": awslogs(layout, step),
         }
         if algorithm.gpu:
             # ECS pins this many of the GPU instance's GPUs to the container.

@@ -37,6 +37,12 @@ EVENTS_SERVICE = "events.amazonaws.com"
 EVENTS_SERVICE_LINKED_ROLE = "AWSServiceRoleForCloudWatchEvents"
 EVENTS_SERVICE_LINKED_PATH = f"/aws-service-role/{EVENTS_SERVICE}/"
 
+# The service-linked role AWS Batch manages a compute environment's instances with (the compute
+# environments yunpipe creates name no service role of their own).
+BATCH_SERVICE = "batch.amazonaws.com"
+BATCH_SERVICE_LINKED_ROLE = "AWSServiceRoleForBatch"
+BATCH_SERVICE_LINKED_PATH = f"/aws-service-role/{BATCH_SERVICE}/"
+
 
 def trust_policy(service: str) -> dict[str, Any]:
     """A role trust policy letting one AWS service assume the role."""

@@ -768,7 +768,13 @@ class FileLog:
 
 
 def runner_identity(env: Mapping[str, str]) -> str:
-    """The ECS task ARN (task metadata endpoint), the Batch job id, or the host name."""
+    """The Batch job id, the ECS task ARN (task metadata endpoint), or the host name.
+
+    The job id comes first: Batch runs a job as an ECS task, so a job has a task metadata
+    endpoint too, but the job is what the monitor and the user see."""
+    job = (env.get("AWS_BATCH_JOB_ID") or "").strip()
+    if job:
+        return f"batch:{job}"
     uri = (env.get("ECS_CONTAINER_METADATA_URI_V4") or "").strip()
     if uri.startswith("http://"):
         try:
@@ -778,9 +784,6 @@ def runner_identity(env: Mapping[str, str]) -> str:
                     return str(arn)
         except Exception as exc:
             log("task metadata unavailable", error=str(exc))
-    job = (env.get("AWS_BATCH_JOB_ID") or "").strip()
-    if job:
-        return f"batch:{job}"
     import socket
 
     return f"host:{socket.gethostname()}:{os.getpid()}"

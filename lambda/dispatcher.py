@@ -44,6 +44,23 @@ Reconcile event (EventBridge schedule, or {"yunpipe": "reconcile"})
      booting) and one cloudwatch:PutMetricAlarm per instance launched. With YUNPIPE_SPOT the
      launch asks for Spot and, on a capacity or price error, asks once more on demand.
 
+Backend batch (YUNPIPE_BACKEND=batch): no ECS, EC2 or CloudWatch call at all. Batch scales its
+compute environment; the dispatcher only keeps enough drain jobs (named YUNPIPE_JOB_NAME, each
+running the unchanged runner, which drains the queue and exits idle) submitted to the job queue.
+  wanted = min(YUNPIPE_MAX_JOBS, ceil(backlog / YUNPIPE_FILES_PER_JOB)), where backlog = the
+  visible messages (at least the ones just sent) plus the in-flight messages the active jobs may
+  be busy with (as the ECS rule counts busy tasks); submit wanted - active jobs.
+  S3 event: [ledger], sqs:SendMessage, sqs:GetQueueAttributes, batch:ListJobs per active state
+  (SUBMITTED, PENDING, RUNNABLE, STARTING, RUNNING; more pages only past 1000 jobs; the listing
+  stops once enough jobs are counted), then at most ceil(sent / FILES_PER_JOB) batch:SubmitJob:
+  an event never submits more jobs than its own files need, so concurrent events cannot
+  overshoot; the rest of a backlog is the reconcile's. One file, no active job: 8 calls.
+  Reconcile: sqs:GetQueueAttributes (no visible message: 1 call), the ListJobs as above, then
+  one SubmitJob per missing job while the Lambda's time lasts. A failed SubmitJob is logged and
+  ends the submitting: the messages stay queued and the next reconcile tries again.
+  ListJobs ignores jobStatus when a name filter is given (and would list every finished job of
+  the last days), so it is asked per state and the name is compared here.
+
 A failed start never loses a file: the message is already in the queue, and the reconcile tries
 again a minute later. Never a busy loop: every wait is bounded by the remaining time.
 """
@@ -71,6 +88,15 @@ TAG_PIPELINE = "yunpipe:pipeline"
 TAG_STEP = "yunpipe:step"
 TAG_MANAGED = "yunpipe:managed"
 STARTED_BY_MAX = 36  # ECS: startedBy is at most 36 letters, digits, hyphens, underscores
+
+ECS = "ecs"
+BATCH = "batch"
+BACKENDS = (ECS, BATCH)
+# A drain job counts as active in these states, listed in the order jobs move through them: a job
+# that moves on between two ListJobs calls is counted twice (one submit too few, corrected by the
+# next reconcile), never missed (one job too many, which would boot capacity for nothing).
+ACTIVE_JOB_STATES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING")
+MAX_JOBS_CEILING = 1000
 
 SAFETY_MARGIN_MS = 10_000  # keep this much of the Lambda's time for the last start and logging
 BACKOFF_SECONDS = (2.0, 4.0, 8.0, 15.0)
@@ -150,6 +176,12 @@ class DispatcherConfig:
     endpoint_url: str = ""
     region: str = "us-east-1"
     ledger_table: str = ""  # step 1 only: write each upload's `queued` ledger item
+    backend: str = ECS
+    job_queue: str = ""  # backend batch: the pipeline's job queue
+    job_definition: str = ""  # the step's job definition (bare name: the latest ACTIVE revision)
+    job_name: str = ""  # every drain job of the step carries this name
+    max_jobs: int = 1  # the step's ceiling of active drain jobs
+    files_per_job: int = 1  # one drain job per this many waiting files
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> DispatcherConfig:
@@ -159,17 +191,31 @@ class DispatcherConfig:
                 raise ConfigError(f"environment variable {key} is required")
             return value
 
+        backend = (env.get("YUNPIPE_BACKEND") or ECS).strip().lower()
+        if backend not in BACKENDS:
+            raise ConfigError(
+                f"environment variable YUNPIPE_BACKEND must be ecs or batch, not {backend!r}"
+            )
+        batch = backend == BATCH
+
+        def ecs_need(key: str) -> str:
+            """ECS's variables: required for the ECS backend, possibly empty for Batch."""
+            return (env.get(key) or "").strip() if batch else need(key)
+
+        def batch_need(key: str) -> str:
+            return need(key) if batch else (env.get(key) or "").strip()
+
         return cls(
             pipeline=need("YUNPIPE_PIPELINE"),
             step=need("YUNPIPE_STEP"),
             queue_url=need("YUNPIPE_QUEUE_URL"),
-            cluster=need("YUNPIPE_CLUSTER"),
-            task_definition=need("YUNPIPE_TASK_DEFINITION"),
+            cluster=ecs_need("YUNPIPE_CLUSTER"),
+            task_definition=ecs_need("YUNPIPE_TASK_DEFINITION"),
             container=(env.get("YUNPIPE_CONTAINER") or "algorithm").strip(),
             task_memory=_int(env, "YUNPIPE_TASK_MEMORY", 128),
             task_cpu=_int(env, "YUNPIPE_TASK_CPU", 0),
-            instance_type=need("YUNPIPE_INSTANCE_TYPE"),
-            ami_id=need("YUNPIPE_AMI_ID"),
+            instance_type=ecs_need("YUNPIPE_INSTANCE_TYPE"),
+            ami_id=ecs_need("YUNPIPE_AMI_ID"),
             instance_profile=(env.get("YUNPIPE_INSTANCE_PROFILE") or "ecsInstanceRole").strip(),
             key_pair=(env.get("YUNPIPE_KEY_PAIR") or "").strip(),
             subnet_id=(env.get("YUNPIPE_SUBNET_ID") or "").strip(),
@@ -181,6 +227,12 @@ class DispatcherConfig:
             endpoint_url=(env.get("YUNPIPE_ENDPOINT_URL") or "").strip(),
             region=(env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1").strip(),
             ledger_table=(env.get("YUNPIPE_LEDGER_TABLE") or "").strip(),
+            backend=backend,
+            job_queue=batch_need("YUNPIPE_JOB_QUEUE"),
+            job_definition=batch_need("YUNPIPE_JOB_DEFINITION"),
+            job_name=batch_need("YUNPIPE_JOB_NAME"),
+            max_jobs=min(MAX_JOBS_CEILING, max(1, _int(env, "YUNPIPE_MAX_JOBS", 1))),
+            files_per_job=max(1, _int(env, "YUNPIPE_FILES_PER_JOB", 1)),
         )
 
     @property
@@ -204,7 +256,7 @@ def _log(level: int, message: str, **context: Any) -> None:
 class _Clients:
     """The clients the dispatcher uses, built on first use unless given."""
 
-    SERVICES = ("sqs", "ecs", "ec2", "cloudwatch", "dynamodb")
+    SERVICES = ("sqs", "ecs", "ec2", "cloudwatch", "dynamodb", "batch")
 
     def __init__(self, config: DispatcherConfig, given: Mapping[str, Any] | None) -> None:
         self._config = config
@@ -292,6 +344,8 @@ class _Dispatch:
             "tasks": None,
             "depth": None,
             "in_flight": None,
+            "submitted": 0,  # backend batch: drain jobs submitted
+            "jobs": None,  # backend batch: active drain jobs counted (at least this many)
             "errors": [],
         }
 
@@ -745,8 +799,87 @@ class _Dispatch:
                 puts = [p for i, p in enumerate(puts) if i not in duplicate]
         return 0
 
+    # -- Batch drain jobs
+    def active_jobs(self, enough: int) -> int:
+        """This step's drain jobs in an active state: ListJobs per state on the job queue (every
+        page), counting the jobs with the step's name. Stops once `enough` are counted."""
+        config = self.config
+        paginator = self.clients.batch.get_paginator("list_jobs")
+        count = 0
+        for state in ACTIVE_JOB_STATES:
+            for page in paginator.paginate(jobQueue=config.job_queue, jobStatus=state):
+                count += sum(
+                    1
+                    for job in page.get("jobSummaryList", [])
+                    if job.get("jobName") == config.job_name
+                )
+            if count >= enough:
+                break
+        self.summary["jobs"] = count
+        return count
+
+    def submit(self, count: int) -> int:
+        """Submit up to `count` drain jobs while the Lambda's time lasts; the first failure ends
+        it (logged; the messages stay queued for the next reconcile)."""
+        config = self.config
+        tags = {TAG_PIPELINE: config.pipeline, TAG_STEP: config.step, TAG_MANAGED: "true"}
+        submitted = 0
+        while submitted < count:
+            if self.deadline is not None and self._time_left() <= 0:
+                break  # the rest next minute; the Lambda must not time out
+            try:
+                answer = self.clients.batch.submit_job(
+                    jobName=config.job_name,
+                    jobQueue=config.job_queue,
+                    jobDefinition=config.job_definition,
+                    tags=tags,
+                    propagateTags=True,
+                )
+            except Exception as exc:  # botocore errors: logged, the messages stay queued
+                self._error("submit_job failed", exc, job_queue=config.job_queue)
+                break
+            submitted += 1
+            self.summary["submitted"] += 1
+            _log(logging.INFO, "job submitted", job=answer.get("jobId"), step=config.base)
+        return submitted
+
+    def keep_jobs(self, visible: int, in_flight: int, cap: int | None = None) -> None:
+        """Submit the drain jobs the backlog needs, less the active ones (at most `cap`)."""
+        config = self.config
+
+        def wanted(active: int) -> int:
+            # Each active job may be busy with one in-flight message; the visible ones need more.
+            backlog = visible + min(in_flight, active)
+            return min(config.max_jobs, -(-backlog // config.files_per_job))
+
+        active = self.active_jobs(enough=wanted(in_flight))
+        missing = wanted(active) - active
+        if cap is not None:
+            missing = min(missing, cap)
+        if missing > 0:
+            self.submit(missing)
+
+    def on_s3_batch(self, records: list[dict[str, Any]]) -> None:
+        if self.config.ledger_table:
+            self.summary["ledger"] = self.record_queued(records)
+        sent = self.summary["sent"] = self.send(records)
+        if sent == 0:
+            return
+        visible, in_flight = self.depth()
+        # The count is approximate and may not show the messages just sent yet.
+        self.keep_jobs(max(visible, sent), in_flight, cap=-(-sent // self.config.files_per_job))
+
+    def on_reconcile_batch(self) -> None:
+        visible, in_flight = self.depth()
+        if visible == 0:
+            return  # in-flight messages have a job, or come back visible when theirs died
+        self.keep_jobs(visible, in_flight)
+
     # -- the two event kinds
     def on_s3(self, records: list[dict[str, Any]]) -> None:
+        if self.config.backend == BATCH:
+            self.on_s3_batch(records)
+            return
         if self.config.ledger_table:
             self.summary["ledger"] = self.record_queued(records)
         self.summary["sent"] = self.send(records)
@@ -756,6 +889,9 @@ class _Dispatch:
         self.start_one()
 
     def on_reconcile(self) -> None:
+        if self.config.backend == BATCH:
+            self.on_reconcile_batch()
+            return
         visible, in_flight = self.depth()
         if visible == 0:
             return  # in-flight messages have a runner, or come back visible when theirs died
@@ -782,7 +918,7 @@ def dispatch(
     """Handle one event. `remaining_ms` bounds any wait for a new instance (None: never wait).
 
     Returns {"sent", "started", "launched", "tasks", "depth" (visible messages), "in_flight",
-    "errors"}.
+    "submitted", "jobs" (the last two: backend batch), "errors"}.
     """
     work = _Dispatch(config, _Clients(config, clients), remaining_ms)
     try:

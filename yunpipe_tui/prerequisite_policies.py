@@ -2,7 +2,9 @@
 policies fail to grant.
 
 - `lambda_exec_role` (the dispatcher): a least-privilege inline policy scoped to `yunpipe-*`
-  resources (`lambda_exec_policy(account_id)`), plus AWS's basic Lambda execution policy.
+  resources (`lambda_exec_policy(account_id)`), plus AWS's basic Lambda execution policy. One
+  role serves every pipeline, so it grants both backends' actions (ECS tasks and instances;
+  Batch jobs only into yunpipe's job queues with yunpipe's job definitions).
 - `ecsInstanceRole`: trusted by EC2, AWS's `AmazonEC2ContainerServiceforEC2Role` attached, and an
   instance profile of the same name.
 - `EC2ActionsAccess`: the seed's role for EC2 alarm actions, `CloudWatchActionsEC2Access` attached.
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from yunpipe_tui import resource_names as names
+from yunpipe_tui.workflow import BATCH, ECS
 
 VERSION = "2012-10-17"
 PARTITION = "aws"
@@ -33,6 +36,12 @@ EC2_ACTIONS_ROLE_PATH = "/actions/"  # where the EC2/CloudWatch consoles create 
 EVENTS_SERVICE = "events.amazonaws.com"
 EVENTS_SERVICE_LINKED_ROLE = "AWSServiceRoleForCloudWatchEvents"
 EVENTS_SERVICE_LINKED_PATH = f"/aws-service-role/{EVENTS_SERVICE}/"
+
+# The service-linked role AWS Batch manages a compute environment's instances with (the compute
+# environments yunpipe creates name no service role of their own).
+BATCH_SERVICE = "batch.amazonaws.com"
+BATCH_SERVICE_LINKED_ROLE = "AWSServiceRoleForBatch"
+BATCH_SERVICE_LINKED_PATH = f"/aws-service-role/{BATCH_SERVICE}/"
 
 
 def trust_policy(service: str) -> dict[str, Any]:
@@ -68,6 +77,7 @@ def lambda_exec_policy(account_id: str) -> dict[str, Any]:
     p = names.PREFIX
     ecs = f"arn:{PARTITION}:ecs:*:{acct}"
     ec2 = f"arn:{PARTITION}:ec2:*:{acct}"
+    batch = f"arn:{PARTITION}:batch:*:{acct}"
     managed = {f"aws:RequestTag/{names.TAG_MANAGED}": "true"}
     return {
         "Version": VERSION,
@@ -149,6 +159,29 @@ def lambda_exec_policy(account_id: str) -> dict[str, Any]:
                 "Condition": {"StringEquals": {f"aws:ResourceTag/{names.TAG_MANAGED}": "true"}},
             },
             {
+                # SubmitJob is authorised on the job queue and on the job definition: both must
+                # be yunpipe's (the bare definition name resolves to a yunpipe-* revision ARN).
+                "Sid": "YunpipeSubmitDrainJobs",
+                "Effect": "Allow",
+                "Action": "batch:SubmitJob",
+                "Resource": [f"{batch}:job-queue/{p}-*", f"{batch}:job-definition/{p}-*"],
+            },
+            {
+                # Job ids are random: tagging is limited to jobs tagged as yunpipe's, which the
+                # dispatcher does only in its SubmitJob (tags on create).
+                "Sid": "YunpipeTagJobsAtSubmit",
+                "Effect": "Allow",
+                "Action": "batch:TagResource",
+                "Resource": f"{batch}:job/*",
+                "Condition": {"StringEquals": managed},
+            },
+            {
+                "Sid": "ListJobsCannotBeScoped",
+                "Effect": "Allow",
+                "Action": "batch:ListJobs",
+                "Resource": "*",
+            },
+            {
                 "Sid": "DescribeCannotBeScoped",
                 "Effect": "Allow",
                 "Action": ["ec2:DescribeInstances", "ec2:DescribeInstanceStatus"],
@@ -214,6 +247,12 @@ _CINST = (
 _TASK = ("task", "arn:aws:ecs:{region}:{account}:task/yunpipe-check/0a1b")
 _INSTANCE = ("instance", "arn:aws:ec2:{region}:{account}:instance/i-0123456789abcdef0")
 _ALL = ("*", "*")
+_JOB_QUEUE = ("job-queue", "arn:aws:batch:{region}:{account}:job-queue/yunpipe-check-jobs")
+_JOB_DEFINITION = (
+    "job-definition",
+    "arn:aws:batch:{region}:{account}:job-definition/yunpipe-check-s1:1",
+)
+_JOB = ("job", "arn:aws:batch:{region}:{account}:job/0a1b2c3d-4e5f-6789-abcd-ef0123456789")
 _LOGS = "arn:aws:logs:{region}:{account}:log-group:/aws/lambda/yunpipe-check-s1-dispatch"
 
 DISPATCHER_REQUIREMENTS: tuple[Requirement, ...] = (
@@ -237,6 +276,9 @@ DISPATCHER_REQUIREMENTS: tuple[Requirement, ...] = (
         ("volume", "arn:aws:ec2:{region}:{account}:volume/vol-0123"),
         ("key-pair", "arn:aws:ec2:{region}:{account}:key-pair/yunpipe-key"),
     ),
+    *_req("batch:SubmitJob", _JOB_QUEUE, _JOB_DEFINITION),
+    *_req("batch:TagResource", _JOB),
+    *_req("batch:ListJobs", _ALL),
     *_req("ec2:DescribeInstances", _ALL),
     *_req("ec2:DescribeInstanceStatus", _ALL),
     *_req("ec2:CreateTags", _INSTANCE),
@@ -303,6 +345,27 @@ DEPLOY_ACTIONS: tuple[str, ...] = (
     "ssm:AddTagsToResource",
     "tag:GetResources",
 )
+
+# What a deploy of the Batch backend calls instead of ECS's cluster and task definitions
+# (iam:PassRole above covers the compute environment's instance role and the job roles).
+BATCH_DEPLOY_ACTIONS: tuple[str, ...] = (
+    "batch:CreateComputeEnvironment",
+    "batch:DescribeComputeEnvironments",
+    "batch:CreateJobQueue",
+    "batch:DescribeJobQueues",
+    "batch:RegisterJobDefinition",
+    "batch:DescribeJobDefinitions",
+    "batch:TagResource",
+)
+ECS_ONLY_DEPLOY_ACTIONS = frozenset({"ecs:CreateCluster", "ecs:RegisterTaskDefinition"})
+
+
+def deploy_actions(backend: str = ECS) -> tuple[str, ...]:
+    """The actions a deploy with this compute backend makes ("ecs" or "batch")."""
+    if backend != BATCH:
+        return DEPLOY_ACTIONS
+    kept = tuple(a for a in DEPLOY_ACTIONS if a not in ECS_ONLY_DEPLOY_ACTIONS)
+    return kept + BATCH_DEPLOY_ACTIONS
 
 
 # --------------------------------------------------------------------------- evaluation

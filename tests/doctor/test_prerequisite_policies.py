@@ -31,12 +31,19 @@ def test_policy_is_least_privilege() -> None:
         assert "*" not in actions and not any(a.endswith(":*") for a in actions)
         assert statement["Effect"] == "Allow"
         resources = pol._as_list(statement["Resource"])
-        if resources == ["*"]:  # only what AWS cannot scope
-            assert all(a.startswith("ec2:Describe") for a in actions), statement
+        if resources == ["*"]:  # only what AWS cannot scope, and said so
+            assert statement["Sid"].endswith("CannotBeScoped"), statement
+            assert all(a.startswith("ec2:Describe") or a == "batch:ListJobs" for a in actions)
         else:
             for arn in resources:
                 assert ACCOUNT in arn or arn == "arn:aws:ec2:*::image/*", arn
                 if "yunpipe" in arn or arn.endswith(":role/ecsInstanceRole"):
+                    continue
+                if arn == f"arn:aws:batch:*:{ACCOUNT}:job/*":  # job ids are random
+                    assert actions == ["batch:TagResource"], statement
+                    assert statement["Condition"] == {
+                        "StringEquals": {"aws:RequestTag/yunpipe:managed": "true"}
+                    }
                     continue
                 # EC2 ids are random: launching is scoped by resource type, and acting on an
                 # instance needs the yunpipe:managed tag
@@ -164,3 +171,58 @@ def test_the_task_role_touches_only_its_pipelines_ledger() -> None:
     assert not pol.is_allowed([doc], "logs:PutLogEvents", stream.replace("/demo", "/other"))
     old = pp.task_role_policy(queue="q", input_bucket="in", output_bucket="out", region="eu-west-1")
     assert "dynamodb" not in json.dumps(old)
+
+
+def test_the_dispatcher_submits_jobs_only_to_yunpipes_queues_with_yunpipes_definitions() -> None:
+    doc = pol.lambda_exec_policy(ACCOUNT)
+    batch = [
+        s for s in _statements() if any(a.startswith("batch:") for a in pol._as_list(s["Action"]))
+    ]
+    assert sorted(a for s in batch for a in pol._as_list(s["Action"])) == [
+        "batch:ListJobs",
+        "batch:SubmitJob",
+        "batch:TagResource",
+    ]
+    (submit,) = [s for s in batch if s["Action"] == "batch:SubmitJob"]
+    assert sorted(submit["Resource"]) == [
+        f"arn:aws:batch:*:{ACCOUNT}:job-definition/yunpipe-*",
+        f"arn:aws:batch:*:{ACCOUNT}:job-queue/yunpipe-*",
+    ]
+    arn = f"arn:aws:batch:eu-west-1:{ACCOUNT}"
+    assert pol.is_allowed([doc], "batch:SubmitJob", f"{arn}:job-queue/yunpipe-demo-jobs")
+    assert pol.is_allowed([doc], "batch:SubmitJob", f"{arn}:job-definition/yunpipe-demo-s1:3")
+    for other in (f"{arn}:job-queue/prod-queue", f"{arn}:job-definition/admin-tools:1"):
+        assert not pol.is_allowed([doc], "batch:SubmitJob", other)
+    assert not pol.is_allowed(
+        [doc], "batch:SubmitJob", "arn:aws:batch:eu-west-1:999999999999:job-queue/yunpipe-x"
+    )
+    for action in (
+        "batch:CancelJob",
+        "batch:TerminateJob",
+        "batch:UpdateComputeEnvironment",
+        "batch:RegisterJobDefinition",
+        "batch:DescribeJobs",  # the dispatcher only lists
+    ):
+        assert not pol.is_allowed([doc], action, f"{arn}:job-queue/yunpipe-demo-jobs"), action
+        assert not pol.is_allowed([doc], action, f"{arn}:job/0a1b"), action
+    (tag,) = [s for s in batch if s["Action"] == "batch:TagResource"]
+    assert tag["Resource"] == f"arn:aws:batch:*:{ACCOUNT}:job/*" and "Condition" in tag
+    assert not pol.is_allowed([doc], "batch:TagResource", f"{arn}:job-queue/yunpipe-demo-jobs")
+    assert {"batch:SubmitJob", "batch:TagResource", "batch:ListJobs"} <= set(pol.DISPATCHER_ACTIONS)
+    # A role of before the Batch backend is named as missing exactly the Batch actions.
+    old = {**doc, "Statement": [s for s in _statements() if s not in batch]}
+    assert pol.missing_actions([old], ACCOUNT, "eu-west-1") == [
+        "batch:SubmitJob",
+        "batch:TagResource",
+        "batch:ListJobs",
+    ]
+
+
+def test_deploy_actions_follow_the_backend() -> None:
+    assert pol.deploy_actions() == pol.DEPLOY_ACTIONS == pol.deploy_actions("ecs")
+    batch = pol.deploy_actions("batch")
+    assert "ecs:CreateCluster" not in batch and "ecs:RegisterTaskDefinition" not in batch
+    assert {"batch:CreateComputeEnvironment", "batch:CreateJobQueue"} <= set(batch)
+    assert {"batch:RegisterJobDefinition", "iam:PassRole", "sqs:CreateQueue"} <= set(batch)
+    assert len(batch) == len(set(batch))
+    assert not any(a.startswith("batch:") for a in pol.DEPLOY_ACTIONS)

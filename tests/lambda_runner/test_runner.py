@@ -348,3 +348,13 @@ def test_zero_idle_still_processes_what_is_queued(clients: dict[str, Any], tmp_p
     assert r.run(config, clients) == 0
     # The S3 test event came first; the runner keeps going while messages keep coming.
     assert clients["s3"].get_object(Bucket="out-bucket", Key="Result-upper-now.txt")
+
+
+def test_the_runner_names_itself_by_its_batch_job_first() -> None:
+    """A Batch job is also an ECS task with a metadata endpoint; the ledger records the job id,
+    which the monitor and the user see (the endpoint here would refuse: it is never asked)."""
+    closed = "http://127.0.0.1:9"
+    both = {"AWS_BATCH_JOB_ID": " 0a1b-job ", "ECS_CONTAINER_METADATA_URI_V4": closed}
+    assert r.runner_identity(both) == "batch:0a1b-job"
+    alone = r.runner_identity({"AWS_BATCH_JOB_ID": ""})
+    assert alone.startswith("host:") and alone.endswith(f":{os.getpid()}")

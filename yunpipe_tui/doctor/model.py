@@ -7,9 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from yunpipe_tui.workflow import BATCH, ECS
+
 if TYPE_CHECKING:
     from yunpipe_tui.aws import AwsContext
     from yunpipe_tui.workflow import Workflow
+
+BOTH_BACKENDS = frozenset({ECS, BATCH})
 
 Status = Literal["ok", "warn", "fail", "skip"]
 OK: Status = "ok"
@@ -62,6 +66,11 @@ class Facts:
     def region(self) -> str:
         return self.ctx.region_name
 
+    @property
+    def backend(self) -> str:
+        """The workflow's compute backend; without a workflow, ECS (the default)."""
+        return self.workflow.compute.backend if self.workflow is not None else ECS
+
 
 Outcome = tuple[Status, str, Fix | None]
 
@@ -74,3 +83,11 @@ class Check:
     needs_credentials: bool = True
     workflow_only: bool = False
     fixer: Callable[[Facts], str] | None = field(default=None, compare=False)
+    # The compute backends that need what this check looks at; without a workflow: ECS's.
+    backends: frozenset[str] = BOTH_BACKENDS
+
+    def applies(self, workflow: Workflow | None) -> bool:
+        """Whether to run this check for a workflow (or for none: the ECS default's checks)."""
+        if workflow is None:
+            return not self.workflow_only and ECS in self.backends
+        return workflow.compute.backend in self.backends

@@ -1,5 +1,6 @@
-"""Every check, in the order they are shown, and which of them have a fix. A new check is one
-function in the module of its area plus one line here."""
+"""Every check, in the order they are shown, which of them have a fix, and which compute backend
+needs each (a check without `backends` serves both). A new check is one function in the module
+of its area plus one line here."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from yunpipe_tui.doctor.identity import check_credentials, check_region
 from yunpipe_tui.doctor.model import Check
 from yunpipe_tui.doctor.permissions import check_simulate
 from yunpipe_tui.doctor.roles import (
+    check_batch_slr,
     check_ec2_actions_role,
     check_ecs_instance_role,
     check_events_slr,
     check_lambda_exec_role,
+    fix_batch_slr,
     fix_ec2_actions_role,
     fix_ecs_instance_role,
     fix_events_slr,
@@ -24,6 +27,10 @@ from yunpipe_tui.doctor.workflow_checks import (
     check_network,
     check_workflow_ami,
 )
+from yunpipe_tui.workflow import BATCH, ECS
+
+ECS_ONLY = frozenset({ECS})
+BATCH_ONLY = frozenset({BATCH})
 
 
 def _checks() -> list[Check]:
@@ -39,6 +46,12 @@ def _checks() -> list[Check]:
         Check("service-sqs", "SQS", svc("sqs", lambda c: c.list_queues(MaxResults=1), "SQS")),
         Check("service-s3", "S3", svc("s3", lambda c: c.list_buckets(MaxBuckets=1), "S3")),
         Check("service-ecs", "ECS", svc("ecs", lambda c: c.list_clusters(maxResults=1), "ECS")),
+        Check(
+            "service-batch",
+            "Batch",
+            svc("batch", lambda c: c.describe_job_queues(maxResults=1), "Batch"),
+            backends=BATCH_ONLY,
+        ),
         Check("service-ec2", "EC2", svc("ec2", lambda c: c.describe_availability_zones(), "EC2")),
         Check(
             "service-cloudwatch",
@@ -69,12 +82,21 @@ def _checks() -> list[Check]:
             f"IAM role {names.EC2_ACTIONS_ROLE}",
             check_ec2_actions_role,
             fixer=fix_ec2_actions_role,
+            backends=ECS_ONLY,  # the ECS backend's idle alarms; Batch scales down itself
         ),
         Check(
             "events-service-linked-role",
             "CloudWatch Events service-linked role",
             check_events_slr,
             fixer=fix_events_slr,
+            backends=ECS_ONLY,
+        ),
+        Check(
+            "batch-service-linked-role",
+            "AWS Batch service-linked role",
+            check_batch_slr,
+            fixer=fix_batch_slr,
+            backends=BATCH_ONLY,
         ),
         Check("simulate-deploy", "Permissions for deploy", check_simulate),
         Check("workflow-key-pair", "Key pair", check_key_pair, workflow_only=True),
@@ -87,8 +109,12 @@ def _checks() -> list[Check]:
 CHECKS: list[Check] = _checks()
 
 
-def check_ids(workflow: bool = False) -> list[str]:
-    return [c.id for c in CHECKS if workflow or not c.workflow_only]
+def check_ids(workflow: bool = False, backend: str = ECS) -> list[str]:
+    """The ids `run_checks` reports: without a workflow (the ECS backend's account checks), or
+    with a workflow whose compute backend is `backend`."""
+    if not workflow:
+        backend = ECS
+    return [c.id for c in CHECKS if backend in c.backends and (workflow or not c.workflow_only)]
 
 
 def fixable_ids() -> list[str]:

@@ -1,5 +1,6 @@
 """The account-wide IAM roles yunpipe needs (the dispatcher's `lambda_exec_role`,
-`ecsInstanceRole` with its instance profile, `EC2ActionsAccess`, the CloudWatch Events
+`ecsInstanceRole` with its instance profile; for the ECS backend `EC2ActionsAccess` and the
+CloudWatch Events service-linked role its idle alarms act through; for the Batch backend Batch's
 service-linked role): a check for each, the fix it offers, and the idempotent fixer that applies
 it. The policy documents themselves live in prerequisite_policies."""
 
@@ -215,23 +216,48 @@ def fix_ec2_actions_role(facts: Facts) -> str:
     return f"{name}: " + (", ".join(done) or "nothing to do")
 
 
-EVENTS_SLR_FIX = Fix(
-    description=(
-        f"create the service-linked role {pol.EVENTS_SERVICE_LINKED_ROLE} "
-        f"(iam:CreateServiceLinkedRole for {pol.EVENTS_SERVICE}); its policy is AWS's own"
-    ),
-    policy={"AWSServiceName": pol.EVENTS_SERVICE},
-)
+def _slr_fix(role: str, service: str) -> Fix:
+    return Fix(
+        description=(
+            f"create the service-linked role {role} "
+            f"(iam:CreateServiceLinkedRole for {service}); its policy is AWS's own"
+        ),
+        policy={"AWSServiceName": service},
+    )
 
 
-def _events_slr(iam: Any) -> dict[str, Any] | None:
-    role = get_role(iam, pol.EVENTS_SERVICE_LINKED_ROLE)
+EVENTS_SLR_FIX = _slr_fix(pol.EVENTS_SERVICE_LINKED_ROLE, pol.EVENTS_SERVICE)
+BATCH_SLR_FIX = _slr_fix(pol.BATCH_SERVICE_LINKED_ROLE, pol.BATCH_SERVICE)
+
+
+def _service_linked_role(iam: Any, name: str, path: str) -> dict[str, Any] | None:
+    """The role by AWS's name, else any role under the service's path (an emulator may store it
+    under another name: moto says AWSServiceRoleForevents, AWSServiceRoleForbatch)."""
+    role = get_role(iam, name)
     if role is not None:
         return role
-    for page in iam.get_paginator("list_roles").paginate(PathPrefix=pol.EVENTS_SERVICE_LINKED_PATH):
+    for page in iam.get_paginator("list_roles").paginate(PathPrefix=path):
         if page["Roles"]:
             return page["Roles"][0]
     return None
+
+
+def _ensure_service_linked_role(iam: Any, name: str, service: str, path: str) -> str:
+    if _service_linked_role(iam, name, path) is not None:
+        return f"{name}: nothing to do"
+    try:
+        iam.create_service_linked_role(AWSServiceName=service)
+    except Exception as exc:
+        if error_code(exc) in ("EntityAlreadyExists", "InvalidInput") and _service_linked_role(
+            iam, name, path
+        ):
+            return f"{name}: already exists"
+        raise
+    return f"created service-linked role {name}"
+
+
+def _events_slr(iam: Any) -> dict[str, Any] | None:
+    return _service_linked_role(iam, pol.EVENTS_SERVICE_LINKED_ROLE, pol.EVENTS_SERVICE_LINKED_PATH)
 
 
 def check_events_slr(facts: Facts) -> Outcome:
@@ -243,18 +269,35 @@ def check_events_slr(facts: Facts) -> Outcome:
             "instances (arn:aws:automate:...:ec2:terminate)",
             EVENTS_SLR_FIX,
         )
-    # AWS's name for it; an emulator may store it under another (moto: AWSServiceRoleForevents)
     return OK, f"{pol.EVENTS_SERVICE_LINKED_ROLE} exists", None
 
 
 def fix_events_slr(facts: Facts) -> str:
+    return _ensure_service_linked_role(
+        facts.ctx.client("iam"),
+        pol.EVENTS_SERVICE_LINKED_ROLE,
+        pol.EVENTS_SERVICE,
+        pol.EVENTS_SERVICE_LINKED_PATH,
+    )
+
+
+def check_batch_slr(facts: Facts) -> Outcome:
     iam = facts.ctx.client("iam")
-    if _events_slr(iam) is not None:
-        return f"{pol.EVENTS_SERVICE_LINKED_ROLE}: nothing to do"
-    try:
-        iam.create_service_linked_role(AWSServiceName=pol.EVENTS_SERVICE)
-    except Exception as exc:
-        if error_code(exc) in ("EntityAlreadyExists", "InvalidInput") and _events_slr(iam):
-            return f"{pol.EVENTS_SERVICE_LINKED_ROLE}: already exists"
-        raise
-    return f"created service-linked role {pol.EVENTS_SERVICE_LINKED_ROLE}"
+    name = pol.BATCH_SERVICE_LINKED_ROLE
+    if _service_linked_role(iam, name, pol.BATCH_SERVICE_LINKED_PATH) is None:
+        return (
+            FAIL,
+            f"{name} does not exist; AWS Batch could not launch or scale the compute "
+            "environment's instances",
+            BATCH_SLR_FIX,
+        )
+    return OK, f"{name} exists", None
+
+
+def fix_batch_slr(facts: Facts) -> str:
+    return _ensure_service_linked_role(
+        facts.ctx.client("iam"),
+        pol.BATCH_SERVICE_LINKED_ROLE,
+        pol.BATCH_SERVICE,
+        pol.BATCH_SERVICE_LINKED_PATH,
+    )

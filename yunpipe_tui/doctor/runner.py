@@ -47,13 +47,12 @@ def run_checks(
     max_workers: int = MAX_WORKERS,
     on_result: Callable[[CheckResult], None] | None = None,
 ) -> list[CheckResult]:
-    """Run every check (the workflow ones only with a workflow), concurrently; results come
-    back in the checks' order, and each is also passed to `on_result` (in the calling thread) as
-    soon as it is known. Credentials are checked first: without them, the checks that need AWS
-    are reported as skipped (one failure says what to do, not fifteen)."""
-    chosen = [
-        c for c in (checks if checks is not None else CHECKS) if workflow or not c.workflow_only
-    ]
+    """Run every check the workflow's compute backend needs (the workflow ones only with a
+    workflow; without one, the ECS backend's), concurrently; results come back in the checks'
+    order, and each is also passed to `on_result` (in the calling thread) as soon as it is known.
+    Credentials are checked first: without them, the checks that need AWS are reported as skipped
+    (one failure says what to do, not fifteen)."""
+    chosen = [c for c in (checks if checks is not None else CHECKS) if c.applies(workflow)]
     facts = Facts(ctx=ctx, workflow=workflow)
     if workflow is not None and workflow.region:
         facts.workflow_ctx = ctx.for_region(workflow.region)
@@ -90,7 +89,19 @@ def run_checks(
     return [results[c.id] for c in chosen]
 
 
-WARM_SERVICES = ("sts", "iam", "lambda", "sqs", "s3", "ecs", "ec2", "cloudwatch", "logs", "ssm")
+WARM_SERVICES = (
+    "sts",
+    "iam",
+    "lambda",
+    "sqs",
+    "s3",
+    "ecs",
+    "ec2",
+    "cloudwatch",
+    "logs",
+    "ssm",
+    "batch",
+)
 
 
 def _warm_clients(facts: Facts) -> None:

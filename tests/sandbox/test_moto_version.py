@@ -15,8 +15,8 @@ def test_moto_is_the_pinned_version_with_every_hook() -> None:
 
 
 def test_hooks_are_installed_only_while_a_sandbox_runs(tmp_path: Any) -> None:
-    import moto.s3.notifications as notifications
     import moto.iam.models as iam_models
+    import moto.s3.notifications as notifications
     from moto.batch.models import BatchBackend, Job
     from moto.ecs.models import EC2ContainerServiceBackend
 

@@ -1,4 +1,5 @@
-"""The sandbox's lifecycle: moto's ThreadedMotoServer on 127.0.0.1 plus the local executor.
+"""The sandbox's lifecycle: moto's ThreadedMotoServer on 127.0.0.1 plus the local executor (the
+ECS agent and executor, the Batch runner) and the Lambda bridge.
 
 Nothing from moto, werkzeug, the dispatcher or the runner reaches the terminal: werkzeug's and
 moto's loggers are silenced, the server runs with `verbose=False`, moto's Docker path is never

@@ -17,6 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from yunpipe_tui.sandbox import Sandbox, flow
+from yunpipe_tui.sandbox.batch_runner import Capacity, job_environment
 
 ORDER = ["SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED"]
 DONE = ("SUCCEEDED", "FAILED")
@@ -250,8 +251,6 @@ def test_the_job_gets_batch_variables_and_its_overrides(sandbox: Sandbox, batch:
     assert names.count("AWS_BATCH_JOB_ID") == 1  # describing again does not grow it
     [again] = batch.jobs([job_id])
     assert again["container"]["environment"] == job["container"]["environment"]
-    from yunpipe_tui.sandbox.batch_runner import job_environment
-
     moto_job = sandbox.moto_backend("batch")._jobs[job_id]
     given = job_environment(moto_job, "yunpipe-x-ondemand")
     assert given["YUNPIPE_RUN_COMMAND"] == "unbalanced 'quote"
@@ -354,3 +353,37 @@ def test_update_compute_environment_applies_its_vcpus(sandbox: Sandbox, batch: B
     )
     found = batch.client.describe_compute_environments(computeEnvironments=[environment])
     assert found["computeEnvironments"][0]["computeResources"]["maxvCpus"] == 16
+
+
+def test_a_job_bigger_than_max_vcpus_stays_runnable_and_launches_nothing(
+    sandbox: Sandbox, batch: Batch
+) -> None:
+    env = runner_environment(batch.ctx, batch.pipeline, {}, "upper")
+    environment = batch.environment(max_vcpus=2)
+    batch.job_queue()
+    batch.job_definition(env)
+    four = {"resourceRequirements": [{"type": "VCPU", "value": "4"}]}
+    [big] = batch.submit(containerOverrides=four)
+    [small] = batch.submit()
+    # The small job, submitted later, runs; the big one never fits (as on AWS: RUNNABLE).
+    assert batch.wait([small], DONE)[0]["status"] == "SUCCEEDED"
+    assert batch.jobs([big])[0]["status"] == "RUNNABLE"
+    deadline = time.monotonic() + 30
+    while batch.desired(environment) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert batch.desired(environment) == 0
+    assert batch.jobs([big])[0]["status"] == "RUNNABLE"
+    batch.client.cancel_job(jobId=big, reason="does not fit")
+    cancelled = batch.wait([big], DONE)[0]
+    assert (cancelled["status"], cancelled["statusReason"]) == ("FAILED", "does not fit")
+
+
+def test_capacity_gives_back_the_oldest_vcpus_first() -> None:
+    capacity = Capacity()
+    capacity.launch(2, ready=1.0)
+    capacity.launch(3, ready=5.0)
+    assert (capacity.launched, capacity.usable(now=2.0), capacity.usable(now=5.0)) == (5, 2, 5)
+    capacity.release(3)
+    assert capacity.launches == [(2, 5.0)]  # what is still booting stays booting
+    capacity.release(2)
+    assert capacity.launched == 0

@@ -327,6 +327,12 @@ def test_teardown_disables_then_deletes_as_on_aws(sandbox: Sandbox, batch: Batch
     assert described["computeEnvironments"][0]["serviceRole"].endswith(
         "/aws-service-role/batch.amazonaws.com/AWSServiceRoleForBatch"
     )
+    # Batch's own ECS cluster, named as on AWS; it goes with the environment.
+    cluster = described["computeEnvironments"][0]["ecsClusterArn"]
+    assert cluster.rsplit("/", 1)[-1].startswith(f"{environment}_Batch_")
+    ecs = batch.ctx.client("ecs")
+    assert ecs.describe_clusters(clusters=[cluster])["clusters"][0]["status"] == "ACTIVE"
+    assert not [c for c in ecs.list_clusters()["clusterArns"] if "/OnDemand_Batch_" in c]
     with pytest.raises(ClientError, match="must be DISABLED"):
         client.delete_job_queue(jobQueue=batch.queue)
     client.update_job_queue(jobQueue=batch.queue, state="DISABLED")
@@ -342,6 +348,8 @@ def test_teardown_disables_then_deletes_as_on_aws(sandbox: Sandbox, batch: Batch
     assert client.describe_job_queues(jobQueues=[batch.queue])["jobQueues"] == []
     left = client.describe_compute_environments(computeEnvironments=[environment])
     assert left["computeEnvironments"] == []
+    [gone] = ecs.describe_clusters(clusters=[cluster])["clusters"]
+    assert gone["status"] == "INACTIVE"
     active = client.describe_job_definitions(jobDefinitionName=batch.definition, status="ACTIVE")
     assert active["jobDefinitions"] == []
 

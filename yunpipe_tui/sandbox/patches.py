@@ -29,6 +29,8 @@ AWS in the emulation, never in yunpipe's real code:
 - Batch `CreateComputeEnvironment` without `serviceRole`: moto refuses ("ServiceRole is
   required"); AWS uses its service-linked role AWSServiceRoleForBatch, creating it on first use —
   we do the same. moto's IAM names that role `AWSServiceRoleForbatch`; we name it as AWS does.
+  moto names the environment's ECS cluster `OnDemand_Batch_<uuid>` whatever the environment; AWS
+  names it `<environment>_Batch_<uuid>` — we rename it.
 - Batch `UpdateComputeEnvironment` ignores `computeResources`; AWS applies minvCpus, maxvCpus and
   desiredvCpus — we apply them.
 - Batch `SubmitJob` to a DISABLED job queue: moto accepts it; AWS's disabled queue takes no new
@@ -50,6 +52,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -440,11 +443,16 @@ def _patched_create_compute_environment(
 ) -> Any:
     original = _originals["BatchBackend.create_compute_environment"]
     role = service_role or batch_service_role(self)
-    return original(
-        self, compute_environment_name, _type, state, compute_resources, role, tags=tags
-    )
+    env = original(self, compute_environment_name, _type, state, compute_resources, role, tags=tags)
+    if env.ecs_name.startswith(MOTO_BATCH_CLUSTER):
+        # AWS names the environment's ECS cluster `<environment>_Batch_<uuid>`.
+        self.ecs_backend.clusters.pop(env.ecs_name, None)  # never existed on AWS
+        name = f"{env.name}_Batch_{uuid.uuid4()}"
+        env.set_ecs(self.ecs_backend.create_cluster(name).arn, name)
+    return env
 
 
+MOTO_BATCH_CLUSTER = "OnDemand_Batch_"
 VCPU_SETTINGS = ("minvCpus", "maxvCpus", "desiredvCpus")
 
 

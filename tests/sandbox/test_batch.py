@@ -354,6 +354,28 @@ def test_teardown_disables_then_deletes_as_on_aws(sandbox: Sandbox, batch: Batch
     assert active["jobDefinitions"] == []
 
 
+def test_a_bare_job_definition_name_means_its_latest_active_revision(
+    sandbox: Sandbox, batch: Batch
+) -> None:
+    env = runner_environment(batch.ctx, batch.pipeline, {}, "upper")
+    batch.environment()
+    batch.job_queue()
+    batch.job_definition(env)
+    batch.job_definition(env)  # revision 2
+    client = batch.client
+    client.deregister_job_definition(jobDefinition=f"{batch.definition}:2")
+    [job_id] = batch.submit()
+    assert batch.jobs([job_id])[0]["jobDefinition"].endswith(f"{batch.definition}:1")
+    with pytest.raises(ClientError, match="INACTIVE"):
+        batch.client.submit_job(
+            jobName="old", jobQueue=batch.queue, jobDefinition=f"{batch.definition}:2"
+        )
+    client.deregister_job_definition(jobDefinition=f"{batch.definition}:1")
+    with pytest.raises(ClientError, match="no ACTIVE revision"):
+        batch.submit()
+    assert batch.wait([job_id], DONE)[0]["status"] == "SUCCEEDED"
+
+
 def test_update_compute_environment_applies_its_vcpus(sandbox: Sandbox, batch: Batch) -> None:
     environment = batch.environment(max_vcpus=2)
     batch.client.update_compute_environment(

@@ -34,7 +34,9 @@ AWS in the emulation, never in yunpipe's real code:
 - Batch `UpdateComputeEnvironment` ignores `computeResources`; AWS applies minvCpus, maxvCpus and
   desiredvCpus — we apply them.
 - Batch `SubmitJob` to a DISABLED job queue: moto accepts it; AWS's disabled queue takes no new
-  jobs — we refuse with a ClientException. `DeleteJobQueue` of an ENABLED queue and
+  jobs — we refuse with a ClientException. `SubmitJob` with a job definition's bare name: moto
+  takes its latest revision even when deregistered; AWS the latest ACTIVE one, and refuses an
+  inactive definition — we do the same. `DeleteJobQueue` of an ENABLED queue and
   `DeleteComputeEnvironment` of an ENABLED environment or one a job queue still uses: moto deletes
   at once; AWS refuses until teardown has disabled (and disassociated) them — we refuse too
   (ClientException; the wording is ours).
@@ -480,6 +482,18 @@ def _patched_submit_job(
     queue = self.get_job_queue(job_queue)
     if queue is not None and queue.state != "ENABLED":
         raise ClientException(f"Job queue {queue.name} is {queue.state}: it accepts no new jobs")
+    definition = self.get_job_definition(job_def_id)
+    if definition is not None and definition.status != "ACTIVE":
+        if ":" in job_def_id:  # a revision or an ARN: that one, inactive
+            raise ClientException(f"Job definition {job_def_id} is {definition.status}")
+        active = [
+            d
+            for d in list(self._job_definitions.values())
+            if d.name == job_def_id and d.status == "ACTIVE"
+        ]
+        if not active:
+            raise ClientException(f"Job definition {job_def_id} has no ACTIVE revision")
+        job_def_id = max(active, key=lambda d: d.revision).arn
     original = _originals["BatchBackend.submit_job"]
     return original(self, job_name, job_def_id, job_queue, *args, **kwargs)
 

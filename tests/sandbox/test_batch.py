@@ -247,6 +247,12 @@ def test_the_job_gets_batch_variables_and_its_overrides(sandbox: Sandbox, batch:
     assert job["status"] == "FAILED", job
     assert job["statusReason"] == "Essential container in task exited"
     assert job["container"]["exitCode"] != 0
+    # Without awslogs in the job definition: Batch's default group, `<definition>/default/<id>`.
+    stream = job["container"]["logStreamName"]
+    assert stream == f"{batch.definition}/default/{job_id}"
+    logs = batch.ctx.client("logs")
+    events = logs.get_log_events(logGroupName="/aws/batch/job", logStreamName=stream)["events"]
+    assert any("YUNPIPE_RUN_COMMAND" in e["message"] for e in events), events
     names = [e["name"] for e in job["container"]["environment"]]
     assert names.count("AWS_BATCH_JOB_ID") == 1  # describing again does not grow it
     [again] = batch.jobs([job_id])

@@ -333,14 +333,15 @@ class BatchRunner:
                 if placed.deadline is not None and now > placed.deadline and not placed.reason:
                     self._stop(placed, TIMED_OUT)
                 continue
-            self.placed.pop(placed.job_id, None)
             run.close()
+            # The output first: on AWS it is in CloudWatch before the job shows as stopped.
+            group, stream = self._log_target(placed.job)
+            self._ship_logs(group, stream, run)
+            self.placed.pop(placed.job_id, None)
             self.finished[placed.job_id] = code
             self._finish(placed.job, code, placed.reason)
             self.sandbox.activity.add("jobs_stopped")
             LOG.info("job %s exited with %s", placed.job_id, code)
-            group, stream = self._log_target(placed.job)
-            self._ship_logs(group, stream, run)
             shutil.rmtree(run.folder / "root", ignore_errors=True)
 
     def _finish(self, job: Any, code: int | None, reason: str) -> None:

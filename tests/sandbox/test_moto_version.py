@@ -15,19 +15,27 @@ def test_moto_is_the_pinned_version_with_every_hook() -> None:
 
 
 def test_hooks_are_installed_only_while_a_sandbox_runs(tmp_path: Any) -> None:
+    import moto.iam.models as iam_models
     import moto.s3.notifications as notifications
+    from moto.batch.models import BatchBackend, Job
     from moto.ecs.models import EC2ContainerServiceBackend
 
     original = notifications._invoke_awslambda
     original_run_task = EC2ContainerServiceBackend.run_task
+    original_start, original_submit = Job.start, BatchBackend.submit_job
+    names = iam_models.SERVICE_NAME_CONVERSION
     with Sandbox(workdir=tmp_path / "sb", executor=False):
         assert patches.is_installed()
         assert notifications._invoke_awslambda is not original
+        assert Job.start is not original_start  # a submitted job is only recorded
+        assert iam_models.SERVICE_NAME_CONVERSION["batch"] == "Batch"
         with pytest.raises(RuntimeError, match="already running"):
             Sandbox(workdir=tmp_path / "sb2", executor=False).start()
     assert not patches.is_installed()
     assert notifications._invoke_awslambda is original
     assert EC2ContainerServiceBackend.run_task is original_run_task
+    assert (Job.start, BatchBackend.submit_job) == (original_start, original_submit)
+    assert iam_models.SERVICE_NAME_CONVERSION is names
 
 
 def test_a_sandbox_starts_empty_and_reset_empties_it(tmp_path: Any) -> None:
@@ -44,6 +52,7 @@ def test_a_sandbox_starts_empty_and_reset_empties_it(tmp_path: Any) -> None:
         from moto.moto_api import state_manager
 
         assert state_manager.get_transition("ecs::task")["times"] == 1_000_000_000
+        assert state_manager.get_transition("batch::job")["times"] == 1_000_000_000
         env = sandbox.environ()
         assert env["AWS_ENDPOINT_URL"] == sandbox.endpoint
         assert env["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")

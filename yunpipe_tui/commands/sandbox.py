@@ -24,7 +24,8 @@ def command(port: int, fast: bool) -> int:
     """Run a local sandbox AWS on 127.0.0.1 until Ctrl-C.
 
     moto's server with yunpipe's local executor: S3 uploads run the real dispatcher, ECS tasks
-    run the real container runner as local processes, idle instances are terminated. Paste the
+    and Batch jobs run the real container runner as local processes, idle instances are
+    terminated and idle Batch capacity is released. Paste the
     printed lines into another shell; any yunpipe command or AWS client (the AWS CLI too) then
     works against the sandbox. Nothing in it reaches a real AWS account.
     """

@@ -1,4 +1,5 @@
-"""The embedded AWS: moto's server in-process plus a local executor for what moto does not run.
+"""The embedded AWS: moto's server in-process plus a local executor for what moto does not run
+(Lambda code, ECS tasks, Batch jobs and Batch's scaling: see executor, batch_runner, lambda_bridge).
 
 Needs the optional extra `sandbox` (moto, flask). Importing this package imports neither moto nor
 the server module (the demo's transform runs as `python3 -m yunpipe_tui.sandbox.transform` and

@@ -27,7 +27,8 @@ class Timings:
 
     poll: float = 0.2  # the local ECS agent / executor loop
     reconcile: float = 5.0  # EventBridge schedules (AWS: the rule's rate, one minute)
-    instance_idle: float = 10.0  # an instance with no task is terminated after this
+    instance_idle: float = 10.0  # an instance with no task (Batch: idle vCPUs) goes after this
+    batch_boot: float = 3.0  # Batch capacity launched becomes usable after this (AWS: ~90 s)
     runner_idle: float = 3.0  # YUNPIPE_IDLE_SECONDS given to runners
     runner_wait: float = 1.0  # YUNPIPE_WAIT_SECONDS (the runner's long poll)
     runner_retry_delay: float = 2.0  # YUNPIPE_RETRY_DELAY_SECONDS (a failed file comes back)
@@ -43,6 +44,7 @@ class Timings:
             poll=0.1,
             reconcile=1.0,
             instance_idle=1.5,
+            batch_boot=0.3,
             runner_idle=1.0,
             runner_wait=1.0,
             runner_retry_delay=0.0,
@@ -58,6 +60,7 @@ class Timings:
             poll=0.2,
             reconcile=2.0,
             instance_idle=4.0,
+            batch_boot=2.0,
             runner_idle=2.0,
             runner_wait=1.0,
             runner_retry_delay=1.0,

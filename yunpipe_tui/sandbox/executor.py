@@ -1,41 +1,44 @@
-"""The local container runtime: every ECS task started from a yunpipe task definition runs the real
-container runner (`assets/runner.py`) as a local subprocess.
+"""The local container runtime for ECS: every ECS task started from a yunpipe task definition runs
+the real container runner (`assets/runner.py`) as a local subprocess (`runner_process`, shared
+with the Batch runner).
 
 - Environment: the task definition's container environment with the task's overrides applied,
-  `YUNPIPE_ENDPOINT_URL` (and `AWS_ENDPOINT_URL`) pointed at the sandbox, the dummy credentials
-  (the user's own AWS variables are never passed on), the sandbox's runner timings, and
-  `YUNPIPE_INPUT_PATH` / `YUNPIPE_OUTPUT_PATH` remapped from container paths into a per-task
-  folder (`<workdir>/tasks/<task id>/root/<container path>`). The algorithm's `run_command` thus
-  runs on the host; this interpreter's folder comes first on PATH, so `python3` is this Python.
+  plus the sandbox's settings (`runner_process.runner_environment`); container paths live under
+  `<workdir>/tasks/<task id>/root/`.
 - When the runner exits, the task is stopped in moto with the container's exit code and
   "Essential container in task exited", and the runner's output goes to the task definition's
-  awslogs group, as the awslogs driver would.
+  awslogs group (stream `<prefix>/algorithm/<task id>`), as the awslogs driver would.
 - A task stopped by someone else (teardown, a user) gets SIGTERM, as ECS sends it.
 
-`LocalLoop` drives the agent and this executor from one thread, every `Timings.poll` seconds.
+`LocalLoop` drives the agent, this executor and the Batch runner (`batch_runner`) from one
+thread, every `Timings.poll` seconds.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import shutil
-import signal
-import subprocess
-import sys
 import threading
-import time
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from yunpipe_tui.sandbox.agent import Agent
-from yunpipe_tui.sandbox.constants import ACCOUNT_ID, DUMMY_CREDENTIALS, python_bin_dir
-from yunpipe_tui.sandbox_hints import failure_hint
+from yunpipe_tui.sandbox.batch_runner import BatchRunner
+from yunpipe_tui.sandbox.constants import ACCOUNT_ID
+from yunpipe_tui.sandbox.runner_process import (
+    RunnerProcess,
+    launch,
+    process_environment,
+    remap,
+    runner_environment,
+    ship_logs,
+)
 
 if TYPE_CHECKING:
+    import subprocess
+
     from yunpipe_tui.sandbox.server import Sandbox
 
 LOG = logging.getLogger("yunpipe.sandbox.executor")
@@ -43,8 +46,6 @@ LOG = logging.getLogger("yunpipe.sandbox.executor")
 FAMILY_PREFIX = "yunpipe-"
 CONTAINER = "algorithm"
 EXITED = "Essential container in task exited"
-PATH_VARIABLES = ("YUNPIPE_INPUT_PATH", "YUNPIPE_OUTPUT_PATH")
-_KILL_AFTER_GRACE = 2.0  # ECS: SIGKILL when the container outlives its stop timeout
 
 
 @dataclass
@@ -53,49 +54,26 @@ class LocalTask:
     cluster: str
     family: str
     container_instance_arn: str
-    folder: Path
-    process: subprocess.Popen[bytes] | None
-    log: IO[bytes] | None
+    run: RunnerProcess
     log_config: dict[str, Any] = field(default_factory=dict)
-    started: float = field(default_factory=time.monotonic)
     stop_reason: str = ""
-    terminated_at: float | None = None
     on_agent_instance: bool = False
 
     @property
     def task_id(self) -> str:
         return self.arn.rsplit("/", 1)[-1]
 
+    @property
+    def folder(self) -> Path:
+        return self.run.folder
 
-def remap(container_path: str, root: Path) -> str:
-    """A path inside the container → the same path under the task's folder on the host."""
-    relative = container_path.strip().lstrip("/")
-    target = root / relative if relative else root
-    text = str(target)
-    if container_path.endswith("/") and not text.endswith(os.sep):
-        text += os.sep
-    return text
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        return self.run.process
 
-
-def process_environment(task_env: dict[str, str], folder: Path) -> dict[str, str]:
-    """The runner's whole environment: the task's, plus only what a process needs to start.
-    Nothing else of this process's environment (the user's AWS keys, tokens) is passed on."""
-    env = {
-        "PATH": python_bin_dir() + os.pathsep + os.environ.get("PATH", os.defpath),
-        "HOME": str(folder),
-        "TMPDIR": str(folder),
-        "PYTHONUNBUFFERED": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
-    for keep in ("LANG", "LC_ALL", "SYSTEMROOT", "TZ"):
-        if keep in os.environ:
-            env[keep] = os.environ[keep]
-    env.update(task_env)
-    return env
-
-
-def runner_source() -> str:
-    return resources.files("yunpipe_tui.assets").joinpath("runner.py").read_text(encoding="utf-8")
+    @property
+    def terminated_at(self) -> float | None:
+        return self.run.terminated_at
 
 
 class Executor:
@@ -105,7 +83,6 @@ class Executor:
         self.finished: dict[str, int] = {}  # task ARN → exit code, for tests and the demo
         self._seen: set[str] = set()
         self._taskdefs: dict[str, dict[str, Any]] = {}
-        self._runner: Path | None = None
         self.closed = False  # set by close(): no process starts after the sandbox stopped
 
     @property
@@ -165,17 +142,6 @@ class Executor:
             self._taskdefs[arn] = cached
         return cached
 
-    def _runner_path(self) -> Path:
-        if self._runner is None or not self._runner.is_file():
-            folder = self.sandbox.workdir / "yunpipe"
-            folder.mkdir(parents=True, exist_ok=True)
-            path = folder / "runner.py"
-            given = self.sandbox.runner
-            source = given.read_text(encoding="utf-8") if given else runner_source()
-            path.write_text(source, encoding="utf-8")
-            self._runner = path
-        return self._runner
-
     def task_environment(
         self, taskdef: dict[str, Any], task: dict[str, Any], root: Path
     ) -> dict[str, str]:
@@ -189,26 +155,7 @@ class Executor:
             if override.get("name") == name:
                 extra = override.get("environment", [])
                 env.update({e["name"]: str(e.get("value", "")) for e in extra})
-        timings = self.sandbox.timings
-        env.update(
-            {
-                "YUNPIPE_ENDPOINT_URL": self.sandbox.endpoint,
-                "AWS_ENDPOINT_URL": self.sandbox.endpoint,
-                "AWS_REGION": self.sandbox.region,
-                "AWS_DEFAULT_REGION": self.sandbox.region,
-                "YUNPIPE_IDLE_SECONDS": _number(timings.runner_idle),
-                "YUNPIPE_WAIT_SECONDS": _number(timings.runner_wait),
-                "YUNPIPE_RETRY_DELAY_SECONDS": _number(timings.runner_retry_delay),
-                "YUNPIPE_STOP_GRACE_SECONDS": _number(timings.stop_grace),
-                # The ledger names the task that ran a file (ECS's metadata endpoint on AWS).
-                "YUNPIPE_RUNNER_ID": str(task.get("taskArn", "")),
-                **DUMMY_CREDENTIALS,
-            }
-        )
-        for variable in PATH_VARIABLES:
-            if env.get(variable):
-                env[variable] = remap(env[variable], root)
-        return env
+        return runner_environment(self.sandbox, env, str(task.get("taskArn", "")), root)
 
     def _start(self, cluster: str, task: dict[str, Any], known_instances: dict[str, str]) -> None:
         arn = task["taskArn"]
@@ -220,16 +167,6 @@ class Executor:
         root = folder / "root"
         root.mkdir(parents=True, exist_ok=True)
         task_env = self.task_environment(taskdef, task, root)
-        for variable in PATH_VARIABLES:
-            if task_env.get(variable):
-                path = Path(task_env[variable])
-                (path if task_env[variable].endswith(os.sep) else path.parent).mkdir(
-                    parents=True, exist_ok=True
-                )
-        env = process_environment(task_env, folder)
-        hint = failure_hint(task_env.get("YUNPIPE_RUN_COMMAND", ""))
-        if hint:
-            env["YUNPIPE_FAILURE_HINT"] = hint
         log_config: dict[str, Any] = next(
             (
                 c.get("logConfiguration", {})
@@ -243,33 +180,20 @@ class Executor:
             cluster=cluster,
             family=family,
             container_instance_arn=task.get("containerInstanceArn", ""),
-            folder=folder,
-            process=None,
-            log=None,
+            run=RunnerProcess(folder=folder),
             log_config=log_config or {},
             on_agent_instance=task.get("containerInstanceArn", "") in known_instances,
         )
         self.tasks[arn] = local
         if self.closed:
             return
-        try:
-            log = open(folder / "runner.log", "wb")  # noqa: SIM115 - closed when reaped
-            local.log = log
-            local.process = subprocess.Popen(
-                [sys.executable, str(self._runner_path())],
-                env=env,
-                cwd=str(folder),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        except (OSError, FileNotFoundError) as exc:
-            LOG.error("task %s could not start: %s", arn, exc)
-            local.stop_reason = f"CannotStartContainerError: {exc}"
+        local.run = launch(self.sandbox, task_env, folder)
+        if local.process is None:
+            LOG.error("task %s could not start: %s", arn, local.run.error)
+            local.stop_reason = f"CannotStartContainerError: {local.run.error}"
             return
         if self.closed:  # stopped while this process started: it must not outlive the sandbox
-            _kill(local.process)
+            local.run.kill()
             return
         self._set_container(cluster, arn, status="RUNNING")
         self.sandbox.activity.add("tasks_started")
@@ -277,30 +201,16 @@ class Executor:
 
     # ----------------------------------------------------------------- stopping
     def _terminate(self, task: LocalTask, reason: str) -> None:
-        task.terminated_at = time.monotonic()
         task.stop_reason = reason
-        if task.process is not None and task.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                task.process.send_signal(signal.SIGTERM)
+        task.run.terminate(self.sandbox.timings.stop_grace)
 
     def _reap(self) -> None:
         for task in list(self.tasks.values()):
-            process = task.process
-            if process is not None:
-                code = process.poll()
-                if code is None:
-                    if (
-                        task.terminated_at is not None
-                        and time.monotonic() - task.terminated_at
-                        > self.sandbox.timings.stop_grace + _KILL_AFTER_GRACE
-                    ):
-                        _kill(process)
-                    continue
-            else:
-                code = 127
+            code = task.run.poll()
+            if code is None:
+                continue
             self.tasks.pop(task.arn, None)
-            if task.log is not None:
-                task.log.close()
+            task.run.close()
             self.finished[task.arn] = code
             already_stopped = task.terminated_at is not None and not task.stop_reason
             reason = task.stop_reason or EXITED
@@ -339,31 +249,11 @@ class Executor:
             return
         prefix = options.get("awslogs-stream-prefix", "")
         stream = "/".join(p for p in (prefix, CONTAINER, task.task_id) if p)
-        try:
-            text = (task.folder / "runner.log").read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return
-        lines = [line for line in text.splitlines() if line.strip()][-1000:]
-        if not lines:
-            return
-        logs = self.sandbox.context.client("logs")
-        try:
-            logs.create_log_stream(logGroupName=group, logStreamName=stream)
-            now = int(time.time() * 1000)
-            logs.put_log_events(
-                logGroupName=group,
-                logStreamName=stream,
-                logEvents=[{"timestamp": now, "message": line} for line in lines],
-            )
-        except Exception as exc:
-            LOG.info("logs of %s not shipped to %s: %s", task.task_id, group, exc)
+        ship_logs(self.sandbox, group, stream, task.run.log_path)
 
     def stop_all(self) -> None:
         for task in list(self.tasks.values()):
-            if task.process is not None and task.process.poll() is None:
-                _kill(task.process)
-            if task.log is not None:
-                task.log.close()
+            task.run.kill()
         self.tasks.clear()
 
     def close(self) -> None:
@@ -378,27 +268,15 @@ class Executor:
         self._taskdefs.clear()
 
 
-def _kill(process: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError, AttributeError):
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=5)
-
-
-def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
-
-
 class LocalLoop:
-    """One thread: the agent registers and retires instances, the executor runs tasks."""
+    """One thread: the agent registers and retires instances, the executor runs ECS tasks, the
+    Batch runner runs Batch jobs."""
 
     def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
         self.agent = Agent(sandbox)
         self.executor = Executor(sandbox)
+        self.batch = BatchRunner(sandbox)
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -419,11 +297,16 @@ class LocalLoop:
                         LOG.warning("agent tick failed: %s", exc, exc_info=True)
 
     def tick(self) -> None:
+        try:
+            self.batch.tick()  # first: a failing ECS call must not hold up Batch jobs
+        except Exception as exc:
+            if not self._stop.is_set():
+                LOG.warning("batch tick failed: %s", exc, exc_info=True)
         self.agent.tick()
         self.executor.tick(self.agent.container_instances())
 
     def busy(self) -> bool:
-        return self.executor.busy()
+        return self.executor.busy() or self.batch.busy()
 
     def stop(self, *, wait: bool = True) -> None:
         """Kill the task processes; no new one starts. `wait=False` does not wait for a tick
@@ -433,11 +316,13 @@ class LocalLoop:
             self._thread.join(timeout=10 if wait else 0)
             self._thread = None
         self.executor.close()
+        self.batch.close()
 
     def reset(self) -> None:
         with self._lock:
             self.executor.reset()
+            self.batch.reset()
             self.agent.reset()
 
 
-__all__ = ["ACCOUNT_ID", "Executor", "LocalLoop", "LocalTask", "remap"]
+__all__ = ["ACCOUNT_ID", "Executor", "LocalLoop", "LocalTask", "process_environment", "remap"]

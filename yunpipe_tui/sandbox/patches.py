@@ -23,6 +23,26 @@ AWS in the emulation, never in yunpipe's real code:
   InvalidParameterException — we do the same.
 - ECS `register_container_instance`: moto registers CPU 4096 / memory 7482 whatever the instance;
   we set the registered and remaining CPU and memory from the EC2 instance's type.
+- Batch `SubmitJob`: moto starts a thread per job that runs its container through Docker (no
+  engine here: the job fails). We only record the job (SUBMITTED); the sandbox's Batch runner
+  (`batch_runner`) moves it through Batch's states and runs the real runner as a local process.
+- Batch `CreateComputeEnvironment` without `serviceRole`: moto refuses ("ServiceRole is
+  required"); AWS uses its service-linked role AWSServiceRoleForBatch, creating it on first use —
+  we do the same. moto's IAM names that role `AWSServiceRoleForbatch`; we name it as AWS does.
+  moto names the environment's ECS cluster `OnDemand_Batch_<uuid>` whatever the environment; AWS
+  names it `<environment>_Batch_<uuid>` — we rename it.
+- Batch `UpdateComputeEnvironment` ignores `computeResources`; AWS applies minvCpus, maxvCpus and
+  desiredvCpus — we apply them.
+- Batch `SubmitJob` to a DISABLED job queue: moto accepts it; AWS's disabled queue takes no new
+  jobs — we refuse with a ClientException. `SubmitJob` with a job definition's bare name: moto
+  takes its latest revision even when deregistered; AWS the latest ACTIVE one, and refuses an
+  inactive definition — we do the same. `DeleteJobQueue` of an ENABLED queue and
+  `DeleteComputeEnvironment` of an ENABLED environment or one a job queue still uses: moto deletes
+  at once; AWS refuses until teardown has disabled (and disassociated) them — we refuse too
+  (ClientException; the wording is ours).
+- Batch `DescribeJobs`: moto appends `AWS_BATCH_JOB_ID` to the job's override environment on
+  every call (it grows), and shows no container exit code or reason; we build the environment
+  without changing the job and add `exitCode` and `reason`.
 - DynamoDB item operations: moto checks a condition and writes without a lock, and a cancelled
   transaction restores a copy of the whole table taken before it, undoing concurrent writes; on
   AWS conditional writes and transactions are atomic (the ledger's claim relies on it). We run
@@ -34,6 +54,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -96,6 +117,26 @@ def check_hooks() -> list[str]:
             missing.append("InstanceResponse.run_instances")
     except ImportError:
         missing.append("moto.ec2.responses.instances")
+    try:
+        import moto.iam.models as iam_models
+        from moto.batch.models import BatchBackend, Job
+
+        for name in (
+            "submit_job",
+            "create_compute_environment",
+            "update_compute_environment",
+            "delete_compute_environment",
+            "delete_job_queue",
+        ):
+            if not callable(getattr(BatchBackend, name, None)):
+                missing.append(f"BatchBackend.{name}")
+        for name in ("start", "_get_container_property", "_container_details", "_mark_stopped"):
+            if not callable(getattr(Job, name, None)):
+                missing.append(f"batch Job.{name}")
+        if not isinstance(getattr(iam_models, "SERVICE_NAME_CONVERSION", None), dict):
+            missing.append("moto.iam.models.SERVICE_NAME_CONVERSION")
+    except ImportError:
+        missing.append("moto.batch")
     try:
         from moto.awslambda.models import LambdaFunction
 
@@ -371,10 +412,146 @@ def _patched_run_instances_response(self: Any) -> Any:
     return original(self)
 
 
+BATCH_SERVICE = "batch.amazonaws.com"
+BATCH_SERVICE_ROLE = "AWSServiceRoleForBatch"
+
+
+def _record_job_only(self: Any) -> None:
+    """Replaces `Job.start` (a thread that runs the container in Docker): the job stays
+    SUBMITTED until the sandbox's Batch runner takes it."""
+
+
+def batch_service_role(backend: Any) -> str:
+    """The ARN of AWSServiceRoleForBatch in the backend's account, created if missing (AWS
+    creates it when the first compute environment is created without a service role)."""
+    from moto.iam.exceptions import NotFoundException
+
+    iam = backend.iam_backend
+    try:
+        return str(iam.get_role(BATCH_SERVICE_ROLE).arn)
+    except NotFoundException:
+        role = iam.create_service_linked_role(BATCH_SERVICE, "", "")
+        return str(role.arn)
+
+
+def _patched_create_compute_environment(
+    self: Any,
+    compute_environment_name: str,
+    _type: str,
+    state: str,
+    compute_resources: dict[str, Any],
+    service_role: str,
+    tags: dict[str, str] | None = None,
+) -> Any:
+    original = _originals["BatchBackend.create_compute_environment"]
+    role = service_role or batch_service_role(self)
+    env = original(self, compute_environment_name, _type, state, compute_resources, role, tags=tags)
+    if env.ecs_name.startswith(MOTO_BATCH_CLUSTER):
+        # AWS names the environment's ECS cluster `<environment>_Batch_<uuid>`.
+        self.ecs_backend.clusters.pop(env.ecs_name, None)  # never existed on AWS
+        name = f"{env.name}_Batch_{uuid.uuid4()}"
+        env.set_ecs(self.ecs_backend.create_cluster(name).arn, name)
+    return env
+
+
+MOTO_BATCH_CLUSTER = "OnDemand_Batch_"
+VCPU_SETTINGS = ("minvCpus", "maxvCpus", "desiredvCpus")
+
+
+def _patched_update_compute_environment(
+    self: Any,
+    compute_environment_name: str,
+    state: str | None,
+    compute_resources: Any | None,
+    service_role: str | None,
+) -> Any:
+    original = _originals["BatchBackend.update_compute_environment"]
+    answer = original(self, compute_environment_name, state, compute_resources, service_role)
+    env = self.get_compute_environment(compute_environment_name)
+    if env is not None and env.compute_resources is not None and compute_resources:
+        changed = {k: compute_resources[k] for k in VCPU_SETTINGS if k in compute_resources}
+        env.compute_resources = {**env.compute_resources, **changed}
+    return answer
+
+
+def _patched_submit_job(
+    self: Any, job_name: str, job_def_id: str, job_queue: str, *args: Any, **kwargs: Any
+) -> Any:
+    from moto.batch.exceptions import ClientException
+
+    queue = self.get_job_queue(job_queue)
+    if queue is not None and queue.state != "ENABLED":
+        raise ClientException(f"Job queue {queue.name} is {queue.state}: it accepts no new jobs")
+    definition = self.get_job_definition(job_def_id)
+    if definition is not None and definition.status != "ACTIVE":
+        if ":" in job_def_id:  # a revision or an ARN: that one, inactive
+            raise ClientException(f"Job definition {job_def_id} is {definition.status}")
+        active = [
+            d
+            for d in list(self._job_definitions.values())
+            if d.name == job_def_id and d.status == "ACTIVE"
+        ]
+        if not active:
+            raise ClientException(f"Job definition {job_def_id} has no ACTIVE revision")
+        job_def_id = max(active, key=lambda d: d.revision).arn
+    original = _originals["BatchBackend.submit_job"]
+    return original(self, job_name, job_def_id, job_queue, *args, **kwargs)
+
+
+def _patched_delete_job_queue(self: Any, queue_name: str) -> None:
+    from moto.batch.exceptions import ClientException
+
+    queue = self.get_job_queue(queue_name)
+    if queue is not None and queue.state != "DISABLED":
+        raise ClientException(f"Job queue {queue.name} must be DISABLED before it is deleted")
+    _originals["BatchBackend.delete_job_queue"](self, queue_name)
+
+
+def _patched_delete_compute_environment(self: Any, compute_environment_name: str) -> None:
+    from moto.batch.exceptions import ClientException
+
+    env = self.get_compute_environment(compute_environment_name or "")
+    if env is not None:
+        if env.state != "DISABLED":
+            raise ClientException(
+                f"Compute environment {env.name} must be DISABLED before it is deleted"
+            )
+        users = [q.name for q in list(self._job_queues.values()) if env in q.environments]
+        if users:
+            raise ClientException(
+                f"Cannot delete, compute environment {env.name} is used by job queue "
+                f"{', '.join(sorted(users))}"
+            )
+    _originals["BatchBackend.delete_compute_environment"](self, compute_environment_name)
+
+
+def _patched_job_container_property(self: Any, p: str, default: Any) -> Any:
+    if p != "environment":
+        return _originals["Job._get_container_property"](self, p, default)
+    declared = (self.job_definition.container_properties or {}).get("environment") or []
+    merged = {e["name"]: e.get("value", "") for e in declared}
+    for entry in self.container_overrides.get("environment") or []:
+        merged[entry["name"]] = entry.get("value", "")
+    merged["AWS_BATCH_JOB_ID"] = self.job_id
+    return [{"name": name, "value": value} for name, value in merged.items()]
+
+
+def _patched_job_container_details(self: Any) -> dict[str, Any]:
+    details: dict[str, Any] = _originals["Job._container_details"](self)
+    if self.exit_code is not None:
+        details["exitCode"] = self.exit_code
+    reason = getattr(self, "container_reason", None)
+    if reason:
+        details["reason"] = reason
+    return details
+
+
 def _targets() -> list[tuple[Any, str, Any]]:
     """(owner, attribute, replacement) for every hook."""
+    import moto.iam.models as iam_models
     import moto.s3.notifications as notifications
     from moto.awslambda.models import LambdaFunction
+    from moto.batch.models import BatchBackend, Job
     from moto.dynamodb.models import DynamoDBBackend
     from moto.ec2.responses.instances import InstanceResponse
     from moto.ecs.models import EC2ContainerServiceBackend
@@ -394,6 +571,20 @@ def _targets() -> list[tuple[Any, str, Any]]:
         (backend, "register_container_instance", _patched_register_container_instance),
         (EC2ContainerServiceResponse, "start_task", _patched_start_task_response),
         (InstanceResponse, "run_instances", _patched_run_instances_response),
+        (Job, "start", _record_job_only),
+        (Job, "_get_container_property", _patched_job_container_property),
+        (Job, "_container_details", _patched_job_container_details),
+        (BatchBackend, "submit_job", _patched_submit_job),
+        (BatchBackend, "create_compute_environment", _patched_create_compute_environment),
+        (BatchBackend, "update_compute_environment", _patched_update_compute_environment),
+        (BatchBackend, "delete_job_queue", _patched_delete_job_queue),
+        (BatchBackend, "delete_compute_environment", _patched_delete_compute_environment),
+        # moto's service-linked role names: Batch's as AWS spells it.
+        (
+            iam_models,
+            "SERVICE_NAME_CONVERSION",
+            {**iam_models.SERVICE_NAME_CONVERSION, "batch": "Batch"},
+        ),
     ]
 
 

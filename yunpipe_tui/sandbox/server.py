@@ -1,4 +1,5 @@
-"""The sandbox's lifecycle: moto's ThreadedMotoServer on 127.0.0.1 plus the local executor.
+"""The sandbox's lifecycle: moto's ThreadedMotoServer on 127.0.0.1 plus the local executor (the
+ECS agent and executor, the Batch runner) and the Lambda bridge.
 
 Nothing from moto, werkzeug, the dispatcher or the runner reaches the terminal: werkzeug's and
 moto's loggers are silenced, the server runs with `verbose=False`, moto's Docker path is never
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 LOG = logging.getLogger("yunpipe.sandbox")
 
 MANUAL_TASKS = {"progression": "manual", "times": 1_000_000_000}
+MANUAL_MODELS = ("ecs::task", "batch::job")
 
 __all__ = [
     "ACCOUNT_ID",
@@ -78,6 +80,8 @@ class Activity:
     instances_retired: int = 0
     tasks_started: int = 0
     tasks_stopped: int = 0
+    jobs_started: int = 0  # Batch jobs whose runner started
+    jobs_stopped: int = 0
     errors: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -358,6 +362,23 @@ class Sandbox:
             for t in list(self._loop.executor.tasks.values())
         ]
 
+    def local_jobs(self) -> list[dict[str, Any]]:
+        """The Batch jobs running right now as local runner processes: job id, job name, job
+        queue, compute environment, vCPUs, pid."""
+        if self._loop is None:
+            return []
+        return [
+            {
+                "job_id": p.job_id,
+                "name": p.job.job_name,
+                "queue": p.job.job_queue.name,
+                "compute_environment": p.environment_name,
+                "vcpus": p.vcpus,
+                "pid": p.run.process.pid if p.run and p.run.process else None,
+            }
+            for p in self._loop.batch.running()
+        ]
+
     def moto_backend(self, service: str) -> Any:
         """moto's in-process backend for a service in the sandbox's account and region."""
         from moto.backends import get_backend
@@ -376,17 +397,20 @@ class Sandbox:
             response.read()
 
     def _manual_tasks(self) -> None:
-        """ECS tasks change state only when the executor says so (describe_tasks advances them)."""
-        self._post(
-            "/moto-api/state-manager/set-transition",
-            {"model_name": "ecs::task", "transition": MANUAL_TASKS},
-        )
+        """ECS tasks and Batch jobs change state only when the executor or the Batch runner says
+        so (moto would advance them as they are described)."""
+        for model in MANUAL_MODELS:
+            self._post(
+                "/moto-api/state-manager/set-transition",
+                {"model_name": model, "transition": MANUAL_TASKS},
+            )
 
     def _unset_manual_tasks(self) -> None:
         try:
             from moto.moto_api import state_manager
 
-            state_manager.unset_transition("ecs::task")
+            for model in MANUAL_MODELS:
+                state_manager.unset_transition(model)
         except Exception:  # pragma: no cover
             LOG.debug("unset transition failed", exc_info=True)
 

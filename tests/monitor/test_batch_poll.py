@@ -210,3 +210,21 @@ def test_json_shape(aws: Any) -> None:
     assert step["recent_failures"] == []
     assert (b["desired_vcpus"], b["max_vcpus"], b["running_vcpus"]) == (0, 16, 0)
     assert b["running_vcpus_source"] and b["complete"] is True
+
+
+def test_once_json_and_plain_line_from_the_command(aws: Any, capsys: Any) -> None:
+    """`yunpipe monitor PIPELINE --once --json` with no journal: the queues name the steps,
+    the account says Batch."""
+    from tests.monitor.test_cli import run_cli
+
+    build_batch_pipeline(aws, steps=1)
+    submit(aws, PIPELINE, "s1", "FAILED", 2, reason="Host EC2 terminated")
+    code, out, err = run_cli(capsys, PIPELINE, "--once", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["backend"] == "batch"
+    assert data["batch"]["steps"][0]["jobs"]["FAILED"] == 2
+    assert data["batch"]["steps"][0]["recent_failures"] == ["Host EC2 terminated"]
+    code, out, err = run_cli(capsys, PIPELINE, "--once")
+    assert code == 0, err
+    assert "jobs=s1:FAILED=2 vcpus=running:0,desired:0,max:16" in out

@@ -54,7 +54,13 @@ from yunpipe_tui import monitor_rows as rows
 from yunpipe_tui import resource_names as names
 from yunpipe_tui.aws import is_missing_queue
 from yunpipe_tui.errors import AwsError, InputError, YunpipeError
-from yunpipe_tui.monitor_batch import BatchInfo, BatchReader, ComputeEnvInfo, JobListing
+from yunpipe_tui.monitor_batch import (
+    BatchInfo,
+    BatchReader,
+    ComputeEnvInfo,
+    JobListing,
+    environment_order,
+)
 from yunpipe_tui.monitor_rows import format_duration as format_duration  # callers' old home
 from yunpipe_tui.workflow import BATCH, ECS
 
@@ -344,7 +350,7 @@ class Monitor:
         # Which backend: the account says (the journal's word only orders the first poll). Not
         # known yet, or Batch: one DescribeJobQueues (a Batch poll's first call anyway); an ECS
         # poll asks nothing more, unless its cluster is missing.
-        batch_queue = self._discover(errors) if self._backend != ECS else None
+        batch_queue = self._discover() if self._backend is None else None
         on_batch = self._backend == BATCH
         # Build the clients before fanning out, so the threads do not race to create them.
         sqs = self.aws.client("sqs")
@@ -366,7 +372,7 @@ class Monitor:
         tasks: list[TaskInfo] = []
         batch: BatchInfo | None = None
         if on_batch:
-            batch = self._collect_batch(batch_queue, *batch_part, errors)
+            batch = self._collect_batch(*batch_part, errors)
         else:
             instances, tasks = self._collect_ecs(*ecs_part, errors)
         # Parts asked: two queues per step and three more (instances, tasks and alarms; or the
@@ -396,7 +402,7 @@ class Monitor:
             batch=batch,
         )
 
-    def _discover(self, errors: list[PartError]) -> dict[str, Any] | None:
+    def _discover(self) -> dict[str, Any] | None:
         """Ask the account for the pipeline's job queue: `_backend` becomes BATCH when there is
         one (its description is returned: the Batch poll's first call), else ECS."""
         from yunpipe_tui.aws import is_denied
@@ -404,18 +410,10 @@ class Monitor:
         try:
             queue = self._batch.describe_queue(self.aws.client("batch"))
         except Exception as exc:
-            if self._backend == BATCH:  # still on Batch; this part could not be read
-                errors.append(PartError("batch:queue", _aws_message(exc)))
-            elif is_denied(exc):
+            if is_denied(exc):
                 self._backend = ECS  # no Batch rights: what this caller watches runs on ECS
-            return None
-        if queue is not None:
-            self._backend = BATCH
-        elif self._backend == BATCH:  # torn down, or moved back to ECS: ECS from next poll
-            self._backend = ECS
-            errors.append(PartError("batch:queue", f"job queue {self._batch.job_queue} is gone"))
-        else:
-            self._backend = ECS
+            return None  # else asked again next poll; this one reads ECS
+        self._backend = BATCH if queue is not None else ECS
         return queue
 
     def _queue_stats(
@@ -506,28 +504,50 @@ class Monitor:
 
     # -- the Batch backend's part of a poll (monitor_batch.py says what it costs)
     def _submit_batch(
-        self, queue: Mapping[str, Any] | None
-    ) -> tuple[Future[Any] | None, Future[Any] | None]:
-        if queue is None:
-            return None, None  # the job queue could not be read this time
+        self, queue: dict[str, Any] | None
+    ) -> tuple[Future[Any], Future[Any] | None, dict[str, int], Future[Any]]:
+        """The job queue (unless just read), its environments as last named and the jobs, all
+        at once."""
         batch = self.aws.client("batch")
-        return (
-            self._pool.submit(self._batch.describe_environments, batch, queue),
-            self._pool.submit(self._batch.list_jobs, batch, self._pool.submit),
-        )
+        if queue is None:
+            queue_f = self._pool.submit(self._batch.describe_queue, batch)
+            order = self._batch.order
+        else:
+            queue_f = Future()
+            queue_f.set_result(queue)
+            order = environment_order(queue)
+        environments_f = None
+        if order:
+            environments_f = self._pool.submit(self._batch.describe_environments, batch, order)
+        jobs_f = self._pool.submit(self._batch.list_jobs, batch, self._pool.submit)
+        return queue_f, environments_f, order, jobs_f
 
     def _collect_batch(
         self,
-        queue: Mapping[str, Any] | None,
+        queue_f: Future[Any],
         environments_f: Future[Any] | None,
-        jobs_f: Future[Any] | None,
+        order: dict[str, int],
+        jobs_f: Future[Any],
         errors: list[PartError],
     ) -> BatchInfo:
-        if queue is None or environments_f is None or jobs_f is None:
+        batch = self.aws.client("batch")
+        queue: dict[str, Any] | None = {}
+        try:
+            queue = queue_f.result()
+        except Exception as exc:
+            errors.append(PartError("batch:queue", _aws_message(exc)))
+        if queue is None:  # torn down, or moved back to ECS: ECS is read from the next poll
+            self._backend = ECS
+            errors.append(PartError("batch:queue", f"job queue {self._batch.job_queue} is gone"))
             return BatchInfo(job_queue=self._batch.job_queue)
+        wanted = environment_order(queue) if queue else order
         environments: list[ComputeEnvInfo] = []
         try:
-            environments = environments_f.result()
+            if environments_f is not None and wanted == order:
+                environments = environments_f.result()
+            else:  # the first poll, or the queue's environments changed: a second round
+                environments = self._batch.describe_environments(batch, wanted)
+            self._batch.order = wanted
         except Exception as exc:
             errors.append(PartError("batch:environments", _aws_message(exc)))
         listing: JobListing | None = None
@@ -537,9 +557,7 @@ class Monitor:
             errors.append(PartError("batch:jobs", _aws_message(exc)))
         if listing is not None:
             try:  # only for job definition revisions not seen before
-                self._batch.learn_definitions(
-                    self.aws.client("batch"), self._batch.jobs_needing_definitions(listing)
-                )
+                self._batch.learn_definitions(batch, self._batch.jobs_needing_definitions(listing))
             except Exception as exc:
                 errors.append(PartError("batch:definitions", _aws_message(exc)))
         return self._batch.summarize(queue, environments, listing)

@@ -4,10 +4,11 @@ Whether a pipeline runs on Batch is read from the account, not from the workflow
 queue `names.job_queue(p)` exists (one `batch:DescribeJobQueues`). The Monitor asks once, then
 only again when the answer may have changed (the ECS cluster is missing, or the job queue is).
 
-Calls per Batch poll (steady state), whatever the number of steps:
+Calls per Batch poll (steady state), whatever the number of steps, all at once:
   - ONE `batch:DescribeJobQueues` (the queue's state and its compute environments, in order);
   - ONE `batch:DescribeComputeEnvironments` for those environments (state, status and reason,
-    desired/max vCPUs, allowed instance types);
+    desired/max vCPUs, allowed instance types), named as the last poll's queue named them (a
+    second round only when the queue's environments changed, or on the first poll);
   - ONE `batch:ListJobs` on the queue with the JOB_NAME filter `yunpipe-<p>-*`: with a filter,
     Batch ignores the status and returns jobs of every state, newest first, 100 a page. When
     that one page holds every job Batch still keeps, the counts are complete. Otherwise (a
@@ -135,7 +136,10 @@ class BatchReader:
         self.job_queue = names.job_queue(pipeline)
         self._step_of = {names.drain_job(pipeline, s): s for s in self.steps}
         self._needs: dict[str, JobNeeds] = {}  # job definition ARN → one job's requirements
-        self._step_needs: dict[str, JobNeeds] = {}  # step → the needs of its latest job seen
+        self._step_needs: dict[str, JobNeeds] = {}  # step → its jobs' needs, last poll that knew
+        # The job queue's compute environments as last read: a steady poll describes them
+        # alongside the job queue instead of after it (again only when the queue's order changed).
+        self.order: dict[str, int] = {}
 
     def describe_queue(self, batch: Any) -> dict[str, Any] | None:
         """The job queue's description, or None when the pipeline has none (not on Batch)."""
@@ -145,11 +149,8 @@ class BatchReader:
             return None
         return dict(queue)
 
-    def describe_environments(self, batch: Any, queue: Mapping[str, Any]) -> list[ComputeEnvInfo]:
-        order = {
-            o["computeEnvironment"]: int(o.get("order", 0))
-            for o in queue.get("computeEnvironmentOrder", [])
-        }
+    def describe_environments(self, batch: Any, order: Mapping[str, int]) -> list[ComputeEnvInfo]:
+        """The job queue's compute environments (name or ARN → its place in the queue)."""
         if not order:
             return []
         found = batch.describe_compute_environments(computeEnvironments=list(order)).get(
@@ -234,7 +235,7 @@ class BatchReader:
         environments: Sequence[ComputeEnvInfo],
         listing: JobListing | None,
     ) -> BatchInfo:
-        """The BatchInfo of what was read (pure once the calls are done)."""
+        """The BatchInfo of what was read (no calls; remembers each step's job needs)."""
         per_step: dict[str, dict[str, int]] = {s: dict.fromkeys(JOB_STATES, 0) for s in self.steps}
         running: dict[str, float] = dict.fromkeys(self.steps, 0.0)
         failures: dict[str, list[str]] = {s: [] for s in self.steps}
@@ -249,6 +250,8 @@ class BatchReader:
                 jobs = [j for j in recent if j.get("status") in FINISHED_JOB_STATES]
                 for state_jobs in listing.active.values():
                     jobs.extend(state_jobs)
+        seen_needs: dict[str, JobNeeds] = {}
+        waiting_needs: dict[str, JobNeeds] = {}
         for job in jobs:
             step = self._step_of.get(job.get("jobName", ""))
             state = job.get("status", "")
@@ -256,8 +259,12 @@ class BatchReader:
                 continue
             per_step[step][state] += 1
             needs = self._needs.get(job.get("jobDefinition", ""))
-            if needs is not None and step not in self._step_needs:
-                self._step_needs[step] = needs
+            if needs is not None:
+                # The newest job's (the listing is newest first), a RUNNABLE one's above all:
+                # the reason is about the jobs that wait.
+                if state == "RUNNABLE" and step not in waiting_needs:
+                    waiting_needs[step] = needs
+                seen_needs.setdefault(step, needs)
             if state == "RUNNING":
                 running[step] += (needs or self._step_needs.get(step) or JobNeeds(0, 0)).vcpus
             if state == "FAILED" and len(failures[step]) < RECENT_FAILURES:
@@ -267,7 +274,9 @@ class BatchReader:
         envs = [e.environment() for e in environments]
         steps = []
         for s in self.steps:
-            needs = self._step_needs.get(s)
+            needs = waiting_needs.get(s) or seen_needs.get(s) or self._step_needs.get(s)
+            if needs is not None:
+                self._step_needs[s] = needs  # for polls whose jobs name no known definition
             waiting = None
             if per_step[s]["RUNNABLE"]:
                 waiting = runnable_reason(
@@ -310,6 +319,14 @@ class BatchReader:
             for j in pool
             if j.get("status") in ("RUNNABLE", "RUNNING") and j.get("jobName") in self._step_of
         ]
+
+
+def environment_order(queue: Mapping[str, Any]) -> dict[str, int]:
+    """A job queue's compute environments (name or ARN, as the queue names them) → order."""
+    return {
+        o["computeEnvironment"]: int(o.get("order", 0))
+        for o in queue.get("computeEnvironmentOrder", [])
+    }
 
 
 def needs_of(definition: Mapping[str, Any]) -> JobNeeds:

@@ -228,3 +228,55 @@ def test_once_json_and_plain_line_from_the_command(aws: Any, capsys: Any) -> Non
     code, out, err = run_cli(capsys, PIPELINE, "--once")
     assert code == 0, err
     assert "jobs=s1:FAILED=2 vcpus=running:0,desired:0,max:16" in out
+
+
+def test_the_rich_view_shows_jobs_reasons_and_environments(aws: Any) -> None:
+    from rich.console import Console
+
+    from yunpipe_tui.monitor_render import render
+
+    made = build_batch_pipeline(aws, steps=1, max_vcpus=2, needs={"s1": ("2", "2048", None)})
+    submit(aws, PIPELINE, "s1", "RUNNING", 1)
+    submit(aws, PIPELINE, "s1", "RUNNABLE", 4)
+    set_desired(PIPELINE, names.ON_DEMAND, 2)
+    with Monitor(aws, made.built.target) as mon:
+        snap = mon.poll()
+    console = Console(width=100, record=True, color_system=None)
+    console.print(render(snap))
+    text = console.export_text()
+    assert "Batch jobs" in text and "Compute environments" in text
+    assert "Instances" not in text and "Recent tasks" not in text
+    assert "s1: 4 RUNNABLE: max_vcpus reached: yunpipe-demo-ondemand wants 2 of 2 vCPUs" in text
+    assert "vCPUs: 2 running · 2 desired of 2 max" in text
+
+
+def test_environments_added_to_the_queue_show_in_the_same_poll(aws: Any) -> None:
+    """A steady poll describes the environments the last poll's queue named, alongside the
+    queue; when the queue names others, it reads them again before answering."""
+    made = build_batch_pipeline(aws, steps=1, spot=True)
+    batch = aws.client("batch")
+    spot = names.compute_environment(PIPELINE, names.SPOT)
+    ondemand = names.compute_environment(PIPELINE, names.ON_DEMAND)
+    arn = {  # AWS's queues name their environments by ARN (moto's update wants them so)
+        e["computeEnvironmentName"]: e["computeEnvironmentArn"]
+        for e in batch.describe_compute_environments()["computeEnvironments"]
+    }
+    batch.update_job_queue(
+        jobQueue=names.job_queue(PIPELINE),
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": arn[ondemand]}],
+    )
+    with Monitor(aws, made.built.target) as mon:
+        assert [e.name for e in mon.poll().batch.environments] == [ondemand]
+        aws.counter.reset()
+        assert [e.name for e in mon.poll().batch.environments] == [ondemand]
+        assert aws.counter.snapshot()["batch.DescribeComputeEnvironments"] == 1
+        batch.update_job_queue(
+            jobQueue=names.job_queue(PIPELINE),
+            computeEnvironmentOrder=[
+                {"order": 1, "computeEnvironment": arn[spot]},
+                {"order": 2, "computeEnvironment": arn[ondemand]},
+            ],
+        )
+        aws.counter.reset()
+        assert [e.name for e in mon.poll().batch.environments] == [spot, ondemand]
+        assert aws.counter.snapshot()["batch.DescribeComputeEnvironments"] == 2

@@ -236,7 +236,7 @@ class Snapshot:
     # step → {state: files}, from the ledger's counters; None when the pipeline has no ledger.
     files: Mapping[str, Mapping[str, int]] | None = None
     calls_failed: bool = False  # every AWS call of the poll failed (nothing was read)
-    backend: str = "ecs"  # "batch": jobs and compute environments instead of instances and tasks
+    backend: str = ECS  # BATCH: jobs and compute environments instead of instances and tasks
     batch: BatchInfo | None = None  # the Batch backend's part (None on ECS)
 
     @property
@@ -348,8 +348,9 @@ class Monitor:
         calls_before = self.aws.counter.total
         errors: list[PartError] = []
         # Which backend: the account says (the journal's word only orders the first poll). Not
-        # known yet, or Batch: one DescribeJobQueues (a Batch poll's first call anyway); an ECS
-        # poll asks nothing more, unless its cluster is missing.
+        # known yet: one DescribeJobQueues first. Known: an ECS poll asks Batch nothing (unless
+        # its cluster turns out missing); a Batch poll reads its job queue alongside the rest and
+        # falls back to ECS when the queue is gone.
         batch_queue = self._discover() if self._backend is None else None
         on_batch = self._backend == BATCH
         # Build the clients before fanning out, so the threads do not race to create them.

@@ -280,3 +280,26 @@ def test_environments_added_to_the_queue_show_in_the_same_poll(aws: Any) -> None
         aws.counter.reset()
         assert [e.name for e in mon.poll().batch.environments] == [spot, ondemand]
         assert aws.counter.snapshot()["batch.DescribeComputeEnvironments"] == 2
+
+
+def test_the_journal_s_word_orders_the_first_poll_only() -> None:
+    from types import SimpleNamespace
+
+    from yunpipe_tui.monitor import journal_backend
+
+    old = SimpleNamespace(workflow={"input_s3_name": "in"}, resources={"shared/cluster": {}})
+    planned = SimpleNamespace(workflow={}, resources={"shared/job-queue": {}})
+    asked = SimpleNamespace(workflow={"compute": {"backend": "batch"}}, resources={})
+    assert journal_backend(old) == "ecs"
+    assert journal_backend(planned) == journal_backend(asked) == "batch"
+
+
+def test_a_journal_saying_batch_reads_batch_from_the_first_poll(aws: Any) -> None:
+    made = build_batch_pipeline(aws, steps=1)
+    submit(aws, PIPELINE, "s1", "RUNNING", 1)
+    with Monitor(aws, replace(made.built.target, backend="batch")) as mon:
+        aws.counter.reset()
+        snap = mon.poll()
+    assert snap.ok and snap.batch.step("s1").count("RUNNING") == 1
+    assert snap.batch.environments[0].name == names.compute_environment(PIPELINE, names.ON_DEMAND)
+    assert aws.counter.snapshot()["batch.DescribeJobQueues"] == 1

@@ -37,16 +37,23 @@ from yunpipe_tui.monitor import (
 )
 from yunpipe_tui.monitor_render import rich_cell
 from yunpipe_tui.monitor_rows import (
+    ENVIRONMENT_COLUMNS,
     FILE_COLUMNS,
     INSTANCE_COLUMNS,
+    JOB_COLUMNS,
     QUEUE_COLUMNS,
+    STYLES,
     TASK_COLUMNS,
     Column,
     Rows,
+    batch_notes,
+    batch_summary,
+    environment_rows,
     error_lines,
     file_rows,
     files_summary,
     instance_rows,
+    job_rows,
     queue_rows,
     task_rows,
 )
@@ -136,7 +143,10 @@ class MonitorScreen(YunpipeScreen):
         "pipeline's ledger, failed first with their reason; the detail pane tells the selected "
         "file's story and shows its log lines (tailing while it runs). There R queues the file "
         "again, A redrives every failed file, g downloads its result into the current folder, "
-        "l shows its log. Costs are estimates (on-demand price × instance-seconds)."
+        "l shows its log. Costs are estimates (on-demand price × instance-seconds). A "
+        "pipeline on AWS Batch shows its drain jobs by state per step instead of instances and "
+        "tasks, why RUNNABLE jobs wait (environment INVALID, no instance type fits, max_vcpus "
+        "reached, or capacity), why jobs failed, and its compute environments' vCPUs."
     )
     BINDINGS: ClassVar[list[Any]] = [
         # 80 columns hold the keys used most; help (F1, ?) lists the others too (polls are
@@ -211,10 +221,16 @@ class MonitorScreen(YunpipeScreen):
                     with Horizontal(id="history-row"):
                         yield Label("", id="history-label")
                         yield Sparkline([], id="history", summary_function=max)
-                    yield Label("Instances", classes="monitor-heading")
-                    yield DataTable(id="instances", cursor_type="row", zebra_stripes=True)
-                    yield Label("Recent tasks", classes="monitor-heading")
-                    yield DataTable(id="tasks", cursor_type="row", zebra_stripes=True)
+                    with Vertical(id="ecs-part"):
+                        yield Label("Instances", classes="monitor-heading")
+                        yield DataTable(id="instances", cursor_type="row", zebra_stripes=True)
+                        yield Label("Recent tasks", classes="monitor-heading")
+                        yield DataTable(id="tasks", cursor_type="row", zebra_stripes=True)
+                    with Vertical(id="batch-part"):  # a pipeline on Batch: no instances of ours
+                        yield Label("Batch jobs", id="jobs-heading", classes="monitor-heading")
+                        yield DataTable(id="jobs", cursor_type="row", zebra_stripes=True)
+                        yield Static("", id="batch-notes")
+                        yield DataTable(id="environments", cursor_type="row", zebra_stripes=True)
                 with Vertical(id="files-view"):
                     yield Label("Files", id="files-heading", classes="monitor-heading")
                     yield DataTable(id="files", cursor_type="row", zebra_stripes=True)
@@ -233,6 +249,8 @@ class MonitorScreen(YunpipeScreen):
             ("#instances", INSTANCE_COLUMNS),
             ("#tasks", TASK_COLUMNS),
             ("#files", FILE_COLUMNS),
+            ("#jobs", JOB_COLUMNS),
+            ("#environments", ENVIRONMENT_COLUMNS),
         ):
             table = self.query_one(table_id, DataTable)
             for column in columns:
@@ -243,6 +261,7 @@ class MonitorScreen(YunpipeScreen):
             self.query_one("#views", ContentSwitcher).current = "files-view"
             self.refresh_bindings()
         self.query_one("#monitor-errors").display = False
+        self.query_one("#batch-part").display = False
         if self.target is not None:
             self._start(self.target)
         else:
@@ -358,20 +377,44 @@ class MonitorScreen(YunpipeScreen):
         snap = self.snapshot
         if snap is None:
             return
-        self.shown = snap
+        before, self.shown = self.shown, snap
         if not snap.errors:
             self.error_line = ""
+        on_batch = snap.batch is not None
         with self.app.batch_update():
-            for table_id, columns, rows in (
-                ("#queues", QUEUE_COLUMNS, queue_rows(snap, self.history, spark_width=SPARK_WIDTH)),
-                ("#instances", INSTANCE_COLUMNS, instance_rows(snap)),
-                ("#tasks", TASK_COLUMNS, task_rows(snap, self.files)),
-            ):
+            tables: list[tuple[str, tuple[Column, ...], Rows]] = [
+                ("#queues", QUEUE_COLUMNS, queue_rows(snap, self.history, spark_width=SPARK_WIDTH))
+            ]
+            if on_batch:
+                tables.append(("#jobs", JOB_COLUMNS, job_rows(snap)))
+                tables.append(("#environments", ENVIRONMENT_COLUMNS, environment_rows(snap)))
+            else:
+                tables.append(("#instances", INSTANCE_COLUMNS, instance_rows(snap)))
+                tables.append(("#tasks", TASK_COLUMNS, task_rows(snap, self.files)))
+            for table_id, columns, rows in tables:
                 sync_rows(self.query_one(table_id, DataTable), table_cells(columns, rows))
+            self.query_one("#ecs-part").display = not on_batch
+            self.query_one("#batch-part").display = on_batch
+            if on_batch:
+                self._show_batch_notes(snap)
+            if before is None or before.backend != snap.backend:
+                self.refresh_bindings()  # no terminate key on Batch
             self._update_history()
             self._show_errors()
             self._status_line()
             self._files_heading()
+
+    def _show_batch_notes(self, snap: Snapshot) -> None:
+        """Why RUNNABLE jobs wait and why jobs failed, under the jobs table; vCPUs in the
+        heading."""
+        assert snap.batch is not None
+        self.query_one("#jobs-heading", Label).update(f"Batch jobs · {batch_summary(snap.batch)}")
+        notes = Text()
+        for i, (line, tone) in enumerate(batch_notes(snap)):
+            notes.append(("\n" if i else "") + line, style=STYLES[tone])
+        widget = self.query_one("#batch-notes", Static)
+        widget.update(notes)
+        widget.display = bool(notes)
 
     def _show_errors(self) -> None:
         lines = []
@@ -439,6 +482,8 @@ class MonitorScreen(YunpipeScreen):
             files = self.files_shown
         except Exception:  # not composed yet
             return True
+        if action == "terminate" and self.snapshot is not None and self.snapshot.batch:
+            return False  # Batch's instances are Batch's: no terminate key
         if action in self.PIPELINE_ACTIONS:
             return not files
         if action in self.FILE_ACTIONS:

@@ -26,7 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "algorithms": ("algorithms", "List the algorithms in the local catalog."),
     "deploy": ("deploy", "Create or update a pipeline from a workflow file."),
     "status": ("status", "List deployed pipelines and their resources."),
-    "monitor": ("monitor", "Watch queues, instances and tasks of a pipeline."),
+    "monitor": ("monitor", "Watch queues, instances and tasks (or Batch jobs) of a pipeline."),
     "files": ("files", "Follow every input file: state, result, why it failed."),
     "logs": ("logs", "Print the algorithm's own output, per file or per step."),
     "teardown": ("teardown", "Remove a pipeline's resources (buckets and data stay)."),

@@ -20,6 +20,14 @@ the first time: `sqs:GetQueueUrl` when the journal did not record a URL,
 `ecs:DescribeContainerInstances` for container instances not seen before (to map a task to the
 EC2 instance it runs on), and one `ecs:ListTasks` of recently STOPPED tasks on the first poll.
 
+A pipeline on AWS Batch (the account has its job queue, `names.job_queue(p)`) has no cluster,
+instances, tasks or alarms of ours: its poll reads the job queue, the compute environments and
+the drain jobs instead (monitor_batch.py lists those calls: 2 × steps + 4 in steady state, one
+filtered ListJobs whatever the number of steps). Which backend is read from the account, never
+from the workflow: one `batch:DescribeJobQueues` on the first poll (and on every Batch poll,
+where it is the first call anyway). A pipeline whose deploy journal says ECS skips it, so its
+polls cost exactly what they did; it asks only when its ECS cluster turns out to be missing.
+
 The oldest message's age is not part of SQS's queue attributes; CloudWatch's
 `ApproximateAgeOfOldestMessage` metric would cost one more call per poll (over budget, and moto
 does not emulate it), so `QueueStats.oldest_age_s` stays None and the views show "—".
@@ -46,7 +54,15 @@ from yunpipe_tui import monitor_rows as rows
 from yunpipe_tui import resource_names as names
 from yunpipe_tui.aws import is_missing_queue
 from yunpipe_tui.errors import AwsError, InputError, YunpipeError
+from yunpipe_tui.monitor_batch import (
+    BatchInfo,
+    BatchReader,
+    ComputeEnvInfo,
+    JobListing,
+    environment_order,
+)
 from yunpipe_tui.monitor_rows import format_duration as format_duration  # callers' old home
+from yunpipe_tui.workflow import BATCH, ECS
 
 if TYPE_CHECKING:
     from yunpipe_tui.aws import AwsContext
@@ -89,6 +105,9 @@ class PipelineTarget:
     region: str | None = None
     input_bucket: str | None = None
     output_bucket: str | None = None
+    # What the deploy journal says ("ecs" | "batch"); None: no journal's word. It only orders
+    # the first poll's calls: the account decides (see Monitor._discover).
+    backend: str | None = None
 
     @classmethod
     def from_names(
@@ -217,6 +236,8 @@ class Snapshot:
     # step → {state: files}, from the ledger's counters; None when the pipeline has no ledger.
     files: Mapping[str, Mapping[str, int]] | None = None
     calls_failed: bool = False  # every AWS call of the poll failed (nothing was read)
+    backend: str = ECS  # BATCH: jobs and compute environments instead of instances and tasks
+    batch: BatchInfo | None = None  # the Batch backend's part (None on ECS)
 
     @property
     def ok(self) -> bool:
@@ -294,6 +315,10 @@ class Monitor:
         self._seeded = False  # recently stopped tasks listed once, on the first poll
         self._family_step = {s.task_family: s.step for s in target.steps}
         self._has_ledger = True
+        # ECS or BATCH as the account last said; None: ask (first poll without a journal's
+        # word, or the ECS cluster was missing)
+        self._backend: str | None = target.backend
+        self._batch = BatchReader(target.pipeline, [s.step for s in target.steps])
         workers = max_workers or min(48, 2 * len(target.steps) + 4)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="yunpipe-monitor")
         self._lock = threading.Lock()
@@ -321,28 +346,83 @@ class Monitor:
     def _poll(self) -> Snapshot:
         started = time.perf_counter()
         calls_before = self.aws.counter.total
+        errors: list[PartError] = []
+        # Which backend: the account says (the journal's word only orders the first poll). Not
+        # known yet: one DescribeJobQueues first. Known: an ECS poll asks Batch nothing (unless
+        # its cluster turns out missing); a Batch poll reads its job queue alongside the rest and
+        # falls back to ECS when the queue is gone.
+        batch_queue = self._discover() if self._backend is None else None
+        on_batch = self._backend == BATCH
         # Build the clients before fanning out, so the threads do not race to create them.
-        clients = {}
-        for service in ("sqs", "ec2", "ecs", "cloudwatch"):
-            clients[service] = self.aws.client(service)
-        sqs, ec2, ecs, cw = clients["sqs"], clients["ec2"], clients["ecs"], clients["cloudwatch"]
-
+        sqs = self.aws.client("sqs")
         queue_futures: dict[str, tuple[Future[Any], Future[Any]]] = {}
         for s in self.target.steps:
             queue_futures[s.step] = (
                 self._pool.submit(self._queue_attributes, sqs, s.queue_name),
                 self._pool.submit(self._queue_attributes, sqs, s.dlq_name),
             )
-        instances_f = self._pool.submit(self._describe_instances, ec2)
-        tasks_f = self._pool.submit(self._tasks, ecs)
-        alarms_f = self._pool.submit(self._describe_alarms, cw)
         asked_ledger = self._has_ledger
         files_f = self._pool.submit(self._file_counts)
+        if on_batch:
+            batch_part = self._submit_batch(batch_queue)
+        else:
+            ecs_part = self._submit_ecs()
 
-        errors: list[PartError] = []
+        queues = self._queue_stats(queue_futures, errors)
+        instances: list[InstanceInfo] = []
+        tasks: list[TaskInfo] = []
+        batch: BatchInfo | None = None
+        if on_batch:
+            batch = self._collect_batch(*batch_part, errors)
+        else:
+            instances, tasks = self._collect_ecs(*ecs_part, errors)
+        # Parts asked: two queues per step and three more (instances, tasks and alarms; or the
+        # job queue, the compute environments and the jobs).
+        parts = 2 * len(self.target.steps) + 3
+        files: dict[str, dict[str, int]] | None = None
+        try:
+            files = files_f.result()
+        except Exception as exc:
+            errors.append(PartError("files", _aws_message(exc)))
+        parts += 1 if asked_ledger else 0
+        return Snapshot(
+            pipeline=self.target.pipeline,
+            taken_at=self._clock(),
+            queues=tuple(queues),
+            instances=tuple(instances),
+            tasks=tuple(tasks),
+            errors=tuple(errors),
+            api_calls=self.aws.counter.total - calls_before,
+            elapsed_s=time.perf_counter() - started,
+            region=self.aws.region_name,
+            input_bucket=self.target.input_bucket,
+            output_bucket=self.target.output_bucket,
+            files=files,
+            calls_failed=len(errors) >= parts,
+            backend=BATCH if on_batch else ECS,
+            batch=batch,
+        )
+
+    def _discover(self) -> dict[str, Any] | None:
+        """Ask the account for the pipeline's job queue: `_backend` becomes BATCH when there is
+        one (its description is returned: the Batch poll's first call), else ECS."""
+        from yunpipe_tui.aws import is_denied
+
+        try:
+            queue = self._batch.describe_queue(self.aws.client("batch"))
+        except Exception as exc:
+            if is_denied(exc):
+                self._backend = ECS  # no Batch rights: what this caller watches runs on ECS
+            return None  # else asked again next poll; this one reads ECS
+        self._backend = BATCH if queue is not None else ECS
+        return queue
+
+    def _queue_stats(
+        self, futures: Mapping[str, tuple[Future[Any], Future[Any]]], errors: list[PartError]
+    ) -> list[QueueStats]:
         queues: list[QueueStats] = []
         for s in self.target.steps:
-            main_f, dlq_f = queue_futures[s.step]
+            main_f, dlq_f = futures[s.step]
             stats = QueueStats(step=s.step, name=s.queue_name, dlq_name=s.dlq_name)
             problems = []
             try:
@@ -369,7 +449,26 @@ class Monitor:
             if problems:
                 stats = _with(stats, error="; ".join(problems))
             queues.append(stats)
+        return queues
 
+    # -- the ECS backend's part of a poll
+    def _submit_ecs(self) -> tuple[Future[Any], Future[Any], Future[Any]]:
+        clients = {}
+        for service in ("ec2", "ecs", "cloudwatch"):
+            clients[service] = self.aws.client(service)
+        return (
+            self._pool.submit(self._describe_instances, clients["ec2"]),
+            self._pool.submit(self._tasks, clients["ecs"]),
+            self._pool.submit(self._describe_alarms, clients["cloudwatch"]),
+        )
+
+    def _collect_ecs(
+        self,
+        instances_f: Future[Any],
+        tasks_f: Future[Any],
+        alarms_f: Future[Any],
+        errors: list[PartError],
+    ) -> tuple[list[InstanceInfo], list[TaskInfo]]:
         tasks: list[TaskInfo] = []
         try:
             tasks = tasks_f.result()
@@ -402,28 +501,67 @@ class Monitor:
                 )
             far_past = datetime.min.replace(tzinfo=UTC)
             instances.sort(key=lambda i: (i.step, i.launch_time or far_past))
-        files: dict[str, dict[str, int]] | None = None
+        return instances, tasks
+
+    # -- the Batch backend's part of a poll (monitor_batch.py says what it costs)
+    def _submit_batch(
+        self, queue: dict[str, Any] | None
+    ) -> tuple[Future[Any], Future[Any] | None, dict[str, int], Future[Any]]:
+        """The job queue (unless just read), its environments as last named and the jobs, all
+        at once."""
+        batch = self.aws.client("batch")
+        if queue is None:
+            queue_f = self._pool.submit(self._batch.describe_queue, batch)
+            order = self._batch.order
+        else:
+            queue_f = Future()
+            queue_f.set_result(queue)
+            order = environment_order(queue)
+        environments_f = None
+        if order:
+            environments_f = self._pool.submit(self._batch.describe_environments, batch, order)
+        jobs_f = self._pool.submit(self._batch.list_jobs, batch, self._pool.submit)
+        return queue_f, environments_f, order, jobs_f
+
+    def _collect_batch(
+        self,
+        queue_f: Future[Any],
+        environments_f: Future[Any] | None,
+        order: dict[str, int],
+        jobs_f: Future[Any],
+        errors: list[PartError],
+    ) -> BatchInfo:
+        batch = self.aws.client("batch")
+        queue: dict[str, Any] | None = {}
         try:
-            files = files_f.result()
+            queue = queue_f.result()
         except Exception as exc:
-            errors.append(PartError("files", _aws_message(exc)))
-        # Parts asked: two queues per step, instances, tasks, alarms (and the ledger's counts).
-        parts = 2 * len(self.target.steps) + 3 + (1 if asked_ledger else 0)
-        return Snapshot(
-            pipeline=self.target.pipeline,
-            taken_at=self._clock(),
-            queues=tuple(queues),
-            instances=tuple(instances),
-            tasks=tuple(tasks),
-            errors=tuple(errors),
-            api_calls=self.aws.counter.total - calls_before,
-            elapsed_s=time.perf_counter() - started,
-            region=self.aws.region_name,
-            input_bucket=self.target.input_bucket,
-            output_bucket=self.target.output_bucket,
-            files=files,
-            calls_failed=len(errors) >= parts,
-        )
+            errors.append(PartError("batch:queue", _aws_message(exc)))
+        if queue is None:  # torn down, or moved back to ECS: ECS is read from the next poll
+            self._backend = ECS
+            errors.append(PartError("batch:queue", f"job queue {self._batch.job_queue} is gone"))
+            return BatchInfo(job_queue=self._batch.job_queue)
+        wanted = environment_order(queue) if queue else order
+        environments: list[ComputeEnvInfo] = []
+        try:
+            if environments_f is not None and wanted == order:
+                environments = environments_f.result()
+            else:  # the first poll, or the queue's environments changed: a second round
+                environments = self._batch.describe_environments(batch, wanted)
+            self._batch.order = wanted
+        except Exception as exc:
+            errors.append(PartError("batch:environments", _aws_message(exc)))
+        listing: JobListing | None = None
+        try:
+            listing = jobs_f.result()
+        except Exception as exc:
+            errors.append(PartError("batch:jobs", _aws_message(exc)))
+        if listing is not None:
+            try:  # only for job definition revisions not seen before
+                self._batch.learn_definitions(batch, self._batch.jobs_needing_definitions(listing))
+            except Exception as exc:
+                errors.append(PartError("batch:definitions", _aws_message(exc)))
+        return self._batch.summarize(queue, environments, listing)
 
     # -- sub-calls (each runs on the pool)
     def _file_counts(self) -> dict[str, dict[str, int]] | None:
@@ -511,6 +649,7 @@ class Monitor:
             from yunpipe_tui.aws import error_code
 
             if error_code(exc) == "ClusterNotFoundException":
+                self._backend = None  # no cluster: next poll asks whether it runs on Batch
                 return []  # no cluster yet (or torn down): no tasks, not an error
             raise
         if not self._seeded:
@@ -811,7 +950,16 @@ def target_from_record(record: Any) -> PipelineTarget:
         region=record.region or None,
         input_bucket=record.input_bucket or None,
         output_bucket=record.output_bucket or None,
+        backend=journal_backend(record),
     )
+
+
+def journal_backend(record: Any) -> str:
+    """The backend a deploy journal names: Batch when it planned a job queue or its workflow
+    asks for Batch, else ECS (every journal written before the Batch backend)."""
+    compute = record.workflow.get("compute") or {}
+    on_batch = "shared/job-queue" in record.resources or compute.get("backend") == BATCH
+    return BATCH if on_batch else ECS
 
 
 def discover_target(aws: AwsContext, pipeline: str) -> PipelineTarget | None:

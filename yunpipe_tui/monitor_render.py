@@ -6,16 +6,22 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from yunpipe_tui.monitor_rows import (
+    ENVIRONMENT_COLUMNS,
     INSTANCE_COLUMNS,
+    JOB_COLUMNS,
     QUEUE_COLUMNS,
     STYLES,
     TASK_COLUMNS,
     Cell,
     Column,
     Rows,
+    batch_notes,
+    batch_summary,
+    environment_rows,
     error_lines,
     files_summary,
     instance_rows,
+    job_rows,
     queue_rows,
     sparkline,
     summary_line,
@@ -35,7 +41,8 @@ __all__ = ["plain_line", "render", "rich_cell", "sparkline"]
 def render(
     snapshot: Snapshot, history: History | None = None, *, status: str = ""
 ) -> RenderableType:
-    """The Rich view: queues (with sparklines), instances, recent tasks, errors."""
+    """The Rich view: queues (with sparklines), instances and recent tasks (on Batch: jobs by
+    state, why RUNNABLE ones wait, compute environments), errors."""
     from rich.console import Group
     from rich.text import Text
 
@@ -48,10 +55,18 @@ def render(
     parts: list[RenderableType] = [
         title,
         _table("Queues", QUEUE_COLUMNS, queue_rows(snapshot, history or {}), empty=False),
-        _table("Instances", INSTANCE_COLUMNS, instance_rows(snapshot)),
-        _table("Recent tasks", TASK_COLUMNS, task_rows(snapshot)),
-        Text(f"Files: {files_summary(snapshot)}"),
     ]
+    if snapshot.batch is not None:  # Batch: jobs and compute environments; no instances of ours
+        parts.append(_table("Batch jobs", JOB_COLUMNS, job_rows(snapshot), empty=False))
+        parts.extend(Text(line, style=STYLES[tone]) for line, tone in batch_notes(snapshot))
+        parts.append(Text(batch_summary(snapshot.batch)))
+        parts.append(
+            _table("Compute environments", ENVIRONMENT_COLUMNS, environment_rows(snapshot))
+        )
+    else:
+        parts.append(_table("Instances", INSTANCE_COLUMNS, instance_rows(snapshot)))
+        parts.append(_table("Recent tasks", TASK_COLUMNS, task_rows(snapshot)))
+    parts.append(Text(f"Files: {files_summary(snapshot)}"))
     for line in error_lines(snapshot):
         parts.append(Text(f"✗ {line}", style="red"))
     return Group(*parts)

@@ -1,8 +1,9 @@
 """The monitor's rows: what each face shows of a Snapshot, decided in one place.
 
-The Monitor screen puts `queue_rows`, `instance_rows` and `task_rows` into its DataTables, the
-Rich view of `yunpipe monitor --plain` into Rich tables; the plain line prints `summary_line`,
-and `--once --json` prints `snapshot_record`. A new column is one `Column` and one cell here.
+The Monitor screen puts `queue_rows`, `instance_rows` and `task_rows` (for a pipeline on Batch:
+`job_rows`, `environment_rows` and the `batch_notes` under them) into its DataTables, the Rich
+view of `yunpipe monitor --plain` into Rich tables; the plain line prints `summary_line`, and
+`--once --json` prints `snapshot_record`. A new column is one `Column` and one cell here.
 
 A cell carries a tone (what its value means: good, warn, bad, alert, dim), not a colour;
 `STYLES` turns tones into Rich style strings for the screen and the Rich view alike. Pure: no
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from yunpipe_tui.ledger import FileRecord
     from yunpipe_tui.monitor import InstanceInfo, PartError, QueueStats, Snapshot, TaskInfo
+    from yunpipe_tui.monitor_batch import BatchInfo, ComputeEnvInfo, StepJobs
 
 Tone = Literal["", "good", "warn", "bad", "alert", "dim"]
 STYLES: dict[Tone, str] = {
@@ -83,6 +85,27 @@ TASK_COLUMNS = (
     Column("instance", "Instance"),
     Column("files", "Files", wraps=True),
     Column("reason", "Stop reason", wraps=True),
+)
+# The Batch backend (instead of instances and tasks): jobs by state per step, and the compute
+# environments. Short titles: the nine columns fit 80 terminal columns.
+JOB_COLUMNS = (
+    Column("step", "Step"),
+    Column("SUBMITTED", "Submit", heading="submitted", numeric=True),
+    Column("PENDING", "Pend", heading="pending", numeric=True),
+    Column("RUNNABLE", "Runnable", numeric=True, toned=True),
+    Column("STARTING", "Start", heading="starting", numeric=True),
+    Column("RUNNING", "Run", heading="running", numeric=True, toned=True),
+    Column("SUCCEEDED", "Done", heading="succeeded", numeric=True),
+    Column("FAILED", "Failed", numeric=True, toned=True),
+    Column("vcpus", "vCPUs", heading="running vCPUs", numeric=True),
+)
+ENVIRONMENT_COLUMNS = (
+    Column("name", "Compute environment", heading="compute environment"),
+    Column("kind", "Type"),
+    Column("status", "Status", toned=True),
+    Column("desired", "Desired", heading="desired vCPUs", numeric=True),
+    Column("max", "Max", heading="max vCPUs", numeric=True),
+    Column("types", "Instance types", wraps=True),
 )
 FILE_COLUMNS = (
     Column("state", "State", toned=True),
@@ -206,6 +229,73 @@ def task_rows(snapshot: Snapshot, files: Sequence[FileRecord] = ()) -> Rows:
     return rows
 
 
+def job_rows(snapshot: Snapshot) -> Rows:
+    """Per step (Batch): its drain jobs by state (RUNNABLE warns, FAILED alerts) and the vCPUs
+    its RUNNING jobs hold."""
+    if snapshot.batch is None:
+        return {}
+    rows: Rows = {}
+    for j in snapshot.batch.steps:
+        runnable, running, failed = j.count("RUNNABLE"), j.count("RUNNING"), j.count("FAILED")
+        rows[j.step] = (
+            Cell(j.step),
+            Cell(str(j.count("SUBMITTED"))),
+            Cell(str(j.count("PENDING"))),
+            Cell(str(runnable), "warn" if runnable else "dim"),
+            Cell(str(j.count("STARTING"))),
+            Cell(str(running), "good" if running else "dim"),
+            Cell(str(j.count("SUCCEEDED"))),
+            Cell(str(failed), "alert" if failed else "dim"),
+            Cell(f"{j.running_vcpus:g}"),
+        )
+    return rows
+
+
+def environment_rows(snapshot: Snapshot) -> Rows:
+    """Per compute environment (Batch): Spot or on-demand, whether it takes jobs, its vCPUs."""
+    if snapshot.batch is None:
+        return {}
+    return {e.name: environment_cells(e) for e in snapshot.batch.environments}
+
+
+def environment_cells(e: ComputeEnvInfo) -> Row:
+    status = e.status if e.state == "ENABLED" else f"{e.status} {e.state}"
+    tone: Tone = "good" if status == "VALID" else "bad" if e.status == "INVALID" else "warn"
+    return (
+        Cell(e.name),
+        Cell({"EC2": "on-demand", "SPOT": "Spot"}.get(e.kind, e.kind)),
+        Cell(status, tone, e.status_reason if e.status == "INVALID" else ""),
+        Cell(str(e.desired_vcpus)),
+        Cell(str(e.max_vcpus)),
+        Cell(" ".join(e.instance_types)),
+    )
+
+
+def batch_notes(snapshot: Snapshot) -> list[tuple[str, Tone]]:
+    """Lines under the jobs: why RUNNABLE jobs wait, why jobs failed, the queue's trouble."""
+    b = snapshot.batch
+    if b is None:
+        return []
+    notes: list[tuple[str, Tone]] = []
+    if b.queue_state and (b.queue_state != "ENABLED" or b.queue_status == "INVALID"):
+        why = f": {b.queue_reason}" if b.queue_reason else ""
+        notes.append((f"job queue {b.job_queue} is {b.queue_state}/{b.queue_status}{why}", "bad"))
+    for j in b.steps:
+        if j.waiting_reason:
+            notes.append((f"{j.step}: {j.count('RUNNABLE')} RUNNABLE: {j.waiting_reason}", "warn"))
+        for reason in j.failures:
+            notes.append((f"{j.step}: failed: {reason}", "bad"))
+    return notes
+
+
+def batch_summary(b: BatchInfo) -> str:
+    """`vCPUs: 4 running · 8 desired of 16 max`, the Batch line above the jobs."""
+    text = f"vCPUs: {b.running_vcpus:g} running · {b.desired_vcpus} desired of {b.max_vcpus} max"
+    if not b.complete:
+        text += " · finished jobs: the newest 100 only"
+    return text
+
+
 def task_files(files: Sequence[FileRecord]) -> dict[str, tuple[str, Tone]]:
     """Runner (task ARN or id) → what it did: `✓ a.txt`, `✗ bad.bin`, `3 files: 2 ✓ 1 ✗`."""
     ran: dict[str, list[tuple[str, str]]] = {}
@@ -286,12 +376,13 @@ def summary_line(snapshot: Snapshot) -> str:
         f"delayed={count(q.delayed)},dead_letter={count(q.dead_letter)}"
         for q in snapshot.queues
     )
-    running = sum(1 for i in snapshot.instances if i.state == "running")
-    active = sum(1 for t in snapshot.tasks if t.active)
-    line = (
-        f"{snapshot.taken_at:%Y-%m-%dT%H:%M:%SZ} {snapshot.pipeline} {queues} "
-        f"instances={running} tasks={active}"
-    )
+    line = f"{snapshot.taken_at:%Y-%m-%dT%H:%M:%SZ} {snapshot.pipeline} {queues}"
+    if snapshot.batch is not None:
+        line += " " + _batch_words(snapshot.batch)
+    else:
+        running = sum(1 for i in snapshot.instances if i.state == "running")
+        active = sum(1 for t in snapshot.tasks if t.active)
+        line += f" instances={running} tasks={active}"
     if snapshot.files is not None:
         line += " files=" + " ".join(
             f"{step}:" + ",".join(f"{state}={n}" for state, n in per_state.items())
@@ -299,6 +390,21 @@ def summary_line(snapshot: Snapshot) -> str:
         )
     if snapshot.errors:
         line += " errors=" + "; ".join(error_lines(snapshot))
+    return line
+
+
+def _batch_words(b: BatchInfo) -> str:
+    """`jobs=s1:RUNNABLE=2,RUNNING=1 vcpus=running:1,desired:2,max:16 waiting=s1:"..."`"""
+    jobs = " ".join(
+        f"{j.step}:" + (",".join(f"{k}={n}" for k, n in j.states.items() if n) or "none")
+        for j in b.steps
+    )
+    line = (
+        f"jobs={jobs} vcpus=running:{b.running_vcpus:g},desired:{b.desired_vcpus},max:{b.max_vcpus}"
+    )
+    waiting = [f'{j.step}:"{j.waiting_reason}"' for j in b.steps if j.waiting_reason]
+    if waiting:
+        line += " waiting=" + " ".join(waiting)
     return line
 
 
@@ -348,6 +454,54 @@ def task_record(t: TaskInfo) -> dict[str, Any]:
     }
 
 
+def batch_record(b: BatchInfo) -> dict[str, Any]:
+    return {
+        "job_queue": {
+            "name": b.job_queue,
+            "state": b.queue_state,
+            "status": b.queue_status,
+            "status_reason": b.queue_reason,
+        },
+        "compute_environments": [
+            {
+                "name": e.name,
+                "type": e.kind,
+                "state": e.state,
+                "status": e.status,
+                "status_reason": e.status_reason,
+                "desired_vcpus": e.desired_vcpus,
+                "min_vcpus": e.min_vcpus,
+                "max_vcpus": e.max_vcpus,
+                "instance_types": list(e.instance_types),
+                "order": e.order,
+            }
+            for e in b.environments
+        ],
+        "steps": [step_jobs_record(j) for j in b.steps],
+        "desired_vcpus": b.desired_vcpus,
+        "max_vcpus": b.max_vcpus,
+        "running_vcpus": b.running_vcpus,
+        "running_vcpus_source": b.running_vcpus_source,
+        "complete": b.complete,
+    }
+
+
+def step_jobs_record(j: StepJobs) -> dict[str, Any]:
+    return {
+        "step": j.step,
+        "job_name": j.job_name,
+        "jobs": dict(j.states),
+        "running_vcpus": j.running_vcpus,
+        "job": (
+            None
+            if j.needs is None
+            else {"vcpus": j.needs.vcpus, "memory_mib": j.needs.memory_mib, "gpus": j.needs.gpus}
+        ),
+        "waiting_reason": j.waiting_reason,
+        "recent_failures": list(j.failures),
+    }
+
+
 def error_record(e: PartError) -> dict[str, str]:
     return {"part": e.part, "message": e.message}
 
@@ -361,9 +515,11 @@ def snapshot_record(s: Snapshot) -> dict[str, Any]:
         "taken_at": _iso(s.taken_at),
         "input_bucket": s.input_bucket,
         "output_bucket": s.output_bucket,
+        "backend": s.backend,
         "queues": [queue_record(q) for q in s.queues],
         "instances": [instance_record(i, s.taken_at) for i in s.instances],
         "tasks": [task_record(t) for t in s.tasks],
+        "batch": None if s.batch is None else batch_record(s.batch),
         "files": (
             None
             if s.files is None

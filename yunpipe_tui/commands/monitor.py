@@ -14,7 +14,9 @@ if TYPE_CHECKING:
     from yunpipe_tui.monitor import PipelineTarget
 
 
-@click.command("monitor", short_help="Watch queues, instances and tasks of a pipeline.")
+@click.command(
+    "monitor", short_help="Watch queues, instances and tasks (or Batch jobs) of a pipeline."
+)
 @click.argument("pipeline", required=False)
 @click.option(
     "--interval",
@@ -38,7 +40,8 @@ def command(
     polls: int,
 ) -> int:
     """Watch a deployed pipeline: per step its queue (visible, in flight, delayed, dead letter),
-    its instances (type, state, uptime, running tasks, idle alarm) and recent tasks.
+    its instances (type, state, uptime, running tasks, idle alarm) and recent tasks; on AWS
+    Batch its jobs by state, why RUNNABLE jobs wait, and the compute environments' vCPUs.
 
     Without PIPELINE: the most recently deployed one. Opens the monitor screen; --plain prints
     a live view (plain lines when not a terminal); --once --json prints one snapshot.

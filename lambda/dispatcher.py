@@ -44,6 +44,11 @@ Reconcile event (EventBridge schedule, or {"yunpipe": "reconcile"})
      booting) and one cloudwatch:PutMetricAlarm per instance launched. With YUNPIPE_SPOT the
      launch asks for Spot and, on a capacity or price error, asks once more on demand.
 
+Launch rule (YUNPIPE_LAUNCH_RULE): absent or "backlog", the rule above. "one-per-reconcile" is
+the rule before issue 13: at most ONE instance per launch, and none while one of the step's is
+still booting. Kept only so benchmarks/scaling.py can measure the old rule against the new on
+the same code; deploys never set it.
+
 A failed start never loses a file: the message is already in the queue, and the reconcile tries
 again a minute later. Never a busy loop: every wait is bounded by the remaining time.
 """
@@ -88,6 +93,9 @@ SPOT_FALLBACK_CODES = frozenset(
         "AuthFailure.ServiceLinkedRoleCreationNotPermitted",
     }
 )
+# YUNPIPE_LAUNCH_RULE values: the backlog rule (default) and the old one, for the benchmark.
+LAUNCH_BACKLOG = "backlog"
+LAUNCH_ONE_PER_RECONCILE = "one-per-reconcile"
 SPOT_OPTIONS = {
     "MarketType": "spot",
     "SpotOptions": {"SpotInstanceType": "one-time", "InstanceInterruptionBehavior": "terminate"},
@@ -127,6 +135,16 @@ def _int(env: Mapping[str, str], key: str, default: int | None = None) -> int:
         raise ConfigError(f"environment variable {key} must be an integer, not {raw!r}") from None
 
 
+def _launch_rule(env: Mapping[str, str]) -> str:
+    rule = (env.get("YUNPIPE_LAUNCH_RULE") or LAUNCH_BACKLOG).strip().lower()
+    if rule not in (LAUNCH_BACKLOG, LAUNCH_ONE_PER_RECONCILE):
+        raise ConfigError(
+            f"environment variable YUNPIPE_LAUNCH_RULE must be {LAUNCH_BACKLOG!r} or "
+            f"{LAUNCH_ONE_PER_RECONCILE!r}, not {rule!r}"
+        )
+    return rule
+
+
 @dataclass(frozen=True)
 class DispatcherConfig:
     pipeline: str
@@ -150,6 +168,7 @@ class DispatcherConfig:
     endpoint_url: str = ""
     region: str = "us-east-1"
     ledger_table: str = ""  # step 1 only: write each upload's `queued` ledger item
+    launch_rule: str = LAUNCH_BACKLOG  # LAUNCH_ONE_PER_RECONCILE only in benchmarks/scaling.py
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> DispatcherConfig:
@@ -181,6 +200,7 @@ class DispatcherConfig:
             endpoint_url=(env.get("YUNPIPE_ENDPOINT_URL") or "").strip(),
             region=(env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1").strip(),
             ledger_table=(env.get("YUNPIPE_LEDGER_TABLE") or "").strip(),
+            launch_rule=_launch_rule(env),
         )
 
     @property
@@ -606,6 +626,8 @@ class _Dispatch:
             mine = self.step_instances()
             booting = {i["InstanceId"] for i in mine if i["InstanceId"] not in registered}
             needed = -(-tasks // per) - len(booting)
+            if self.config.launch_rule == LAUNCH_ONE_PER_RECONCILE:
+                needed = 0 if booting else 1  # the old rule, for the benchmark's comparison
             if needed <= 0:
                 # Whoever launched them waits for them; the messages are queued, the reconcile
                 # or that dispatcher starts the tasks.

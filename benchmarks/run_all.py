@@ -21,6 +21,7 @@ SCRIPTS = [
     "ledger_poll",
     "dispatcher_calls",
     "sandbox_throughput",
+    "scaling",
 ]
 
 

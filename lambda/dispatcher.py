@@ -44,6 +44,11 @@ Reconcile event (EventBridge schedule, or {"yunpipe": "reconcile"})
      booting) and one cloudwatch:PutMetricAlarm per instance launched. With YUNPIPE_SPOT the
      launch asks for Spot and, on a capacity or price error, asks once more on demand.
 
+Launch rule (YUNPIPE_LAUNCH_RULE): absent or "backlog", the ECS rule above. "one-per-reconcile" is
+the rule before issue 13: at most ONE instance per launch, and none while one of the step's is
+still booting. Kept only so benchmarks/scaling.py can measure the old rule against the new on
+the same code; deploys never set it.
+
 Backend batch (YUNPIPE_BACKEND=batch): no ECS, EC2 or CloudWatch call at all. Batch scales its
 compute environment; the dispatcher only keeps enough drain jobs (named YUNPIPE_JOB_NAME, each
 running the unchanged runner, which drains the queue and exits idle) submitted to the job queue.
@@ -114,6 +119,9 @@ SPOT_FALLBACK_CODES = frozenset(
         "AuthFailure.ServiceLinkedRoleCreationNotPermitted",
     }
 )
+# YUNPIPE_LAUNCH_RULE values: the backlog rule (default) and the old one, for the benchmark.
+LAUNCH_BACKLOG = "backlog"
+LAUNCH_ONE_PER_RECONCILE = "one-per-reconcile"
 SPOT_OPTIONS = {
     "MarketType": "spot",
     "SpotOptions": {"SpotInstanceType": "one-time", "InstanceInterruptionBehavior": "terminate"},
@@ -153,6 +161,16 @@ def _int(env: Mapping[str, str], key: str, default: int | None = None) -> int:
         raise ConfigError(f"environment variable {key} must be an integer, not {raw!r}") from None
 
 
+def _launch_rule(env: Mapping[str, str]) -> str:
+    rule = (env.get("YUNPIPE_LAUNCH_RULE") or LAUNCH_BACKLOG).strip().lower()
+    if rule not in (LAUNCH_BACKLOG, LAUNCH_ONE_PER_RECONCILE):
+        raise ConfigError(
+            f"environment variable YUNPIPE_LAUNCH_RULE must be {LAUNCH_BACKLOG!r} or "
+            f"{LAUNCH_ONE_PER_RECONCILE!r}, not {rule!r}"
+        )
+    return rule
+
+
 @dataclass(frozen=True)
 class DispatcherConfig:
     pipeline: str
@@ -182,6 +200,7 @@ class DispatcherConfig:
     job_name: str = ""  # every drain job of the step carries this name
     max_jobs: int = 1  # the step's ceiling of active drain jobs
     files_per_job: int = 1  # one drain job per this many waiting files
+    launch_rule: str = LAUNCH_BACKLOG  # LAUNCH_ONE_PER_RECONCILE only in benchmarks/scaling.py
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> DispatcherConfig:
@@ -233,6 +252,7 @@ class DispatcherConfig:
             job_name=batch_need("YUNPIPE_JOB_NAME"),
             max_jobs=min(MAX_JOBS_CEILING, max(1, _int(env, "YUNPIPE_MAX_JOBS", 1))),
             files_per_job=max(1, _int(env, "YUNPIPE_FILES_PER_JOB", 1)),
+            launch_rule=_launch_rule(env),
         )
 
     @property
@@ -660,6 +680,8 @@ class _Dispatch:
             mine = self.step_instances()
             booting = {i["InstanceId"] for i in mine if i["InstanceId"] not in registered}
             needed = -(-tasks // per) - len(booting)
+            if self.config.launch_rule == LAUNCH_ONE_PER_RECONCILE:
+                needed = 0 if booting else 1  # the old rule, for the benchmark's comparison
             if needed <= 0:
                 # Whoever launched them waits for them; the messages are queued, the reconcile
                 # or that dispatcher starts the tasks.

@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.lambda_runner.conftest import Step
-from tests.lambda_runner.test_dispatcher import SCHEDULED, alarms, tasks_of_step
+from tests.lambda_runner.test_dispatcher import ENV, SCHEDULED, alarms, tasks_of_step
 from yunpipe_tui.lambda_functions import dispatcher as d
 
 
@@ -202,3 +202,24 @@ def test_a_gpu_step_holds_only_its_tasks_per_instance(step: Step) -> None:
     assert [c["MaxCount"] for c in launches] == [2]
     summary = d.dispatch(SCHEDULED, config, clients=step.clients)
     assert summary["started"] == 0 and len(tasks_of_step(step)) == 1
+
+
+def test_the_old_rule_launches_one_instance_and_none_while_it_boots(step: Step) -> None:
+    """YUNPIPE_LAUNCH_RULE=one-per-reconcile: the rule before issue 13, kept for the benchmark."""
+    backlog(step, 20)
+    launches = run_instances_calls(step)
+    config = step.with_config(
+        max_tasks=20, tasks_per_instance=1, launch_rule=d.LAUNCH_ONE_PER_RECONCILE
+    ).config
+    summary = d.dispatch(SCHEDULED, config, clients=step.clients)
+    assert summary["launched"] == 1 and [c["MaxCount"] for c in launches] == [1]
+    summary = d.dispatch(SCHEDULED, config, clients=step.clients)  # it is still booting
+    assert summary["launched"] == 0 and len(launches) == 1
+
+
+def test_the_launch_rule_comes_from_the_environment() -> None:
+    assert d.DispatcherConfig.from_env(ENV).launch_rule == d.LAUNCH_BACKLOG
+    old = {**ENV, "YUNPIPE_LAUNCH_RULE": "one-per-reconcile"}
+    assert d.DispatcherConfig.from_env(old).launch_rule == d.LAUNCH_ONE_PER_RECONCILE
+    with pytest.raises(d.ConfigError, match="YUNPIPE_LAUNCH_RULE"):
+        d.DispatcherConfig.from_env({**ENV, "YUNPIPE_LAUNCH_RULE": "sometimes"})

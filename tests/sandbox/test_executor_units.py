@@ -98,3 +98,31 @@ def test_demo_transforms(tmp_path: Path) -> None:
     assert (folder / "in.txt").read_text() == "AB\nCD\n"
     assert main(["fail", str(source), str(folder)]) == 3
     assert main(["nope", str(source), str(folder)]) == 2
+
+
+def test_an_instance_joins_only_after_the_boot_delay(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Timings.instance_boot: the agent registers a launched instance that long after it first
+    saw it (a fake clock; no wall time), and forgets instances that went away meanwhile."""
+    from yunpipe_tui.sandbox import agent as agent_module
+
+    clock = [100.0]
+    monkeypatch.setattr(agent_module.time, "monotonic", lambda: clock[0])
+    fake = SimpleNamespace(timings=Timings(instance_boot=90.0))
+    agent = agent_module.Agent(fake)  # type: ignore[arg-type]
+    live = {"i-1": {"InstanceId": "i-1"}}
+    registered: list[str] = []
+    monkeypatch.setattr(agent, "_managed_instances", lambda: dict(live))
+    monkeypatch.setattr(agent, "_register", lambda i: registered.append(i["InstanceId"]))
+    monkeypatch.setattr(agent, "_retire_idle", lambda: None)
+
+    agent.tick()
+    clock[0] += 89.0
+    agent.tick()
+    assert registered == []
+    clock[0] += 1.0
+    agent.tick()
+    assert registered == ["i-1"]
+
+    live.clear()
+    agent.tick()
+    assert agent._seen == {}

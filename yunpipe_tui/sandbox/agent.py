@@ -3,6 +3,8 @@
 - Instances the dispatcher launched (tagged `yunpipe:managed=true`, running) register as container
   instances of the cluster their user data names (`ECS_CLUSTER=...`; the pipeline's cluster by
   tag otherwise), with an identity document carrying the real moto instance id.
+- Boot: an instance joins `Timings.instance_boot` seconds after the agent first sees it (0 by
+  default: at the next poll); until then the dispatcher sees it as booting, as on AWS.
 - Resources: moto registers every container instance with CPU 4096 / memory 7482 whatever the
   instance, and its API offers no way to change that (`totalResources` in the request is
   ignored). What we could set: `patches` sets the registered and remaining CPU (vCPUs × 1024) and
@@ -55,6 +57,7 @@ class Agent:
         self.sandbox = sandbox
         self.registered: dict[str, Registered] = {}
         self._failed: dict[str, float] = {}
+        self._seen: dict[str, float] = {}  # instance id → when the agent first saw it (boot)
 
     @property
     def ec2(self) -> Any:
@@ -67,11 +70,19 @@ class Agent:
     def reset(self) -> None:
         self.registered.clear()
         self._failed.clear()
+        self._seen.clear()
 
     def tick(self) -> None:
         live = self._managed_instances()
+        now = time.monotonic()
+        for instance_id in [i for i in self._seen if i not in live]:
+            del self._seen[instance_id]
         for instance in live.values():
-            if instance["InstanceId"] not in self.registered:
+            instance_id = instance["InstanceId"]
+            if instance_id in self.registered:
+                continue
+            seen = self._seen.setdefault(instance_id, now)
+            if now - seen >= self.sandbox.timings.instance_boot:
                 self._register(instance)
         for instance_id in list(self.registered):
             if instance_id not in live:

@@ -62,6 +62,7 @@ def timings(factor: float) -> Any:
         poll=0.1,
         reconcile=AWS_RECONCILE * factor,
         instance_boot=AWS_BOOT * factor,
+        batch_boot=AWS_BOOT * factor,  # Batch scales from zero with the same boot
         instance_idle=AWS_IDLE_ALARM * factor,
         runner_idle=max(1.0, AWS_RUNNER_IDLE * factor),
         runner_wait=1.0,

@@ -29,7 +29,6 @@ class Timings:
     reconcile: float = 5.0  # EventBridge schedules (AWS: the rule's rate, one minute)
     instance_idle: float = 10.0  # an instance with no task (Batch: idle vCPUs) goes after this
     batch_boot: float = 3.0  # Batch capacity launched becomes usable after this (AWS: ~90 s)
-    instance_idle: float = 10.0  # an instance with no task is terminated after this
     # RunInstances until the instance joins its cluster (AWS: about 90 s); 0: at the agent's next
     # poll. Only benchmarks/scaling.py sets it, to compare the launch rules at AWS's proportions.
     instance_boot: float = 0.0

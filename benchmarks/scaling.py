@@ -18,8 +18,9 @@ for the 200 uploads; all dispatchers run in one process, so the launch decisions
 200 S3 events queue on one lock (on AWS each Lambda has its own); and 20 runners start as local
 Python processes. The old rule's figure hardly depends on this (it waits on reconciles).
 
-The Batch case follows /work/wt/BATCH_CONTRACT.md (jobs named names.drain_job counted RUNNING
-with ListJobs); while deploying a batch workflow is refused it prints
+The Batch case deploys the same step with `"backend": "batch"` and counts the step's drain jobs
+(named `names.drain_job`) RUNNING with ListJobs; the sandbox brings Batch capacity in after the
+same scaled boot. Against an installation that refuses the batch backend it prints
 "batch: n/a (backend not available)".
 """
 

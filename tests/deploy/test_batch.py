@@ -284,6 +284,13 @@ def test_teardown_leaves_no_batch_resources(
     deleted = " ".join(result.deleted)
     assert "job_queue yunpipe-demo-jobs" in deleted
     assert "compute_environment yunpipe-demo-spot" in deleted
+    # each environment once, by its journal entry after the queue: the sweep of strays before
+    # the LATE walk must not take it first (and the walk then report it "already gone")
+    assert result.already_gone == []
+    assert sorted(d for d in result.deleted if d.startswith("compute_environment")) == [
+        "compute_environment yunpipe-demo-ondemand",
+        "compute_environment yunpipe-demo-spot",
+    ]
     assert leftovers(ctx, "demo") == []
 
 

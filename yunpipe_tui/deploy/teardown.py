@@ -341,6 +341,13 @@ class Teardown:
             known |= {e.get("name", "") for e in self.journal.data.get("resources", {}).values()}
         else:
             known |= {_resource_name(f) for f in tagged}
+            # The journal's live LATE entries (compute environments after their job queue) are
+            # the LATE walk's, which comes next: the sweep must not take them first.
+            known |= {
+                e.get("name", "")
+                for e in self.journal.data.get("resources", {}).values()
+                if e.get("status") in (jr.INTENT, jr.CREATED) and self._stage(e) == LATE
+            }
         scope = Scope(self.ctx, self.p, include_data=data)
         for kind in swept():
             if (kind.teardown_stage == DATA) != data:

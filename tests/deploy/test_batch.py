@@ -7,6 +7,7 @@ AWS; see tests/deploy/conftest.py)."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -174,6 +175,8 @@ def test_dry_run_tree_names_the_batch_resources(tmp_path: Path, catalog: Catalog
     assert "job queue yunpipe-demo-jobs" in tree
     assert "job definition yunpipe-demo-s1" in tree
     assert "ECS cluster" not in tree and "task definition" not in tree
+    # Batch picks the instance types: the step says what each job asks for, not an EC2 type
+    assert re.search(r"step s1: \S+ \(Batch jobs of \d+ vCPU, \d+ MiB\)", tree), tree
 
 
 # --- against mock_aws ----------------------------------------------------------------------------

@@ -12,6 +12,7 @@ Values that only exist once a dependency exists (a queue's URL) are written as r
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,7 +32,7 @@ from yunpipe_tui.deploy.model import (
 from yunpipe_tui.errors import InputError, Problem
 from yunpipe_tui.input_rules import forbidden_variable, quote
 from yunpipe_tui.instance_types import largest_gpu_count
-from yunpipe_tui.workflow import Workflow
+from yunpipe_tui.workflow import BATCH, Workflow
 
 __all__ = [
     "FORBIDDEN_VARIABLES",
@@ -147,7 +148,11 @@ def format_tree(plan: Plan, actions: Mapping[str, str] | None = None) -> str:
         title = {"buckets": "buckets", "shared": "shared"}.get(group, f"step {group}")
         if group.startswith("s") and group[1:].isdigit():
             step = next(st for st in plan.steps if st.id == group)
-            title = f"step {group}: {step.algorithm} ({step.instance_type})"
+            where = step.instance_type
+            if plan.workflow.compute.backend == BATCH:  # Batch picks the instance types
+                vcpus = max(1, math.ceil(step.cpu_units / 1024))
+                where = f"Batch jobs of {vcpus} vCPU, {step.memory} MiB"
+            title = f"step {group}: {step.algorithm} ({where})"
         lines.append(("└── " if last_group else "├── ") + title)
         members = [r for r in plan.resources if r.group == group]
         for ri, r in enumerate(members):

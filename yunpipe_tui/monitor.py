@@ -845,8 +845,15 @@ class Monitor:
         return f"{record.key} queued again at step {step.step}"
 
     def redrive_failed(self) -> int:
-        """Every step's dead letters back to its work queue; returns how many messages moved."""
-        return sum(self.redrive(s.step) for s in self.target.steps)
+        """Every step's dead letters back to its work queue, their files' ledger items marked
+        `queued` again (so the Files view and `yunpipe files` show them waiting, not failed);
+        without a ledger only the messages move. Returns how many messages moved."""
+        from yunpipe_tui import ledger
+
+        try:
+            return ledger.redrive_failed(self.aws, self.pipeline)
+        except ledger.NoLedger:
+            return sum(self.redrive(s.step) for s in self.target.steps)
 
     def download(self, record: FileRecord, folder: str | os.PathLike[str] = ".") -> Path:
         """Download a done file's result into `folder` (its own file name); returns the path."""

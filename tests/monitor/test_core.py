@@ -257,3 +257,35 @@ def test_upload_without_input_bucket(aws) -> None:
     target = PipelineTarget.from_names("p", 1)
     with Monitor(aws, target) as mon, pytest.raises(YunpipeError, match="input bucket"):
         mon.upload(__file__)
+
+
+def _s3_body(bucket: str, key: str) -> str:
+    record = {"s3": {"bucket": {"name": bucket}, "object": {"key": key, "eTag": "e1"}}}
+    return json.dumps({"Records": [record]})
+
+
+def test_retry_all_failed_marks_the_ledger_queued_again(aws, pipeline) -> None:
+    from tests.ledger.helpers import make_table, put_step
+    from yunpipe_tui import ledger
+
+    make_table(aws, PIPELINE)
+    put_step(aws, PIPELINE, "bad.txt", "s1", "failed", input=f"s3://{INPUT}/bad.txt", error="x")
+    dlq = pipeline.urls[names.dead_letter_queue(PIPELINE, "s1")]
+    aws.client("sqs").send_message(QueueUrl=dlq, MessageBody=_s3_body(INPUT, "bad.txt"))
+    with Monitor(aws, pipeline.target) as mon:
+        assert mon.redrive_failed() == 1
+        snap = mon.poll()
+    assert snap.queue("s1").visible == 1 and snap.queue("s1").dead_letter == 0
+    # the Files view and `yunpipe files` now say the file waits, not that it failed
+    (story,) = ledger.file_story(aws, PIPELINE, "bad.txt")
+    assert story.state == "queued"
+    assert list(ledger.files(aws, PIPELINE, "failed")) == []
+
+
+def test_retry_all_failed_without_a_ledger_still_moves_the_dead_letters(aws, pipeline) -> None:
+    dlq = pipeline.urls[names.dead_letter_queue(PIPELINE, "s1")]
+    for i in range(3):
+        aws.client("sqs").send_message(QueueUrl=dlq, MessageBody=_s3_body(INPUT, f"{i}.txt"))
+    with Monitor(aws, pipeline.target) as mon:
+        assert mon.redrive_failed() == 3
+        assert mon.poll().queue("s1").dead_letter == 0

@@ -177,7 +177,7 @@ def test_files_view_snapshot(snap_compare: Any) -> None:
             )
 
     async def run_before(pilot: Any) -> None:
-        from tests.pilot import wait_workers
+        from tests.pilot import settle_tables, wait_workers
 
         for _ in range(200):
             await wait_workers(pilot.app)
@@ -185,6 +185,7 @@ def test_files_view_snapshot(snap_compare: Any) -> None:
             screen = pilot.app.screen
             if screen.files and "reading bad.bin" in str(screen.query_one("#file-detail").render()):
                 break
+        await settle_tables(pilot)
 
     assert snap_compare(
         SnapApp(AwsContext(region="us-east-1")), terminal_size=(100, 32), run_before=run_before

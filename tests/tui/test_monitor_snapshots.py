@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.pilot import wait_workers
+from tests.pilot import settle_tables, wait_workers
 from yunpipe_tui.monitor import (
     InstanceInfo,
     PartError,
@@ -146,6 +146,7 @@ async def _polls(pilot: Any, n: int) -> None:
         if screen.polls >= n and not screen.polling:
             break
     assert screen.polls >= n
+    await settle_tables(pilot)
 
 
 def test_monitor_snapshot(snap_compare: Any) -> None:

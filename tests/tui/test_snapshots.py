@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input, Select
 
-from tests.pilot import wait_workers
+from tests.pilot import settle_tables, wait_workers
 from yunpipe_tui import credentials
 from yunpipe_tui.app import make_app
 from yunpipe_tui.catalog import Catalog
@@ -50,6 +50,7 @@ async def settle(pilot) -> None:
         field.cursor_blink = False
     pilot.app.clear_notifications()
     await pilot.pause()
+    await settle_tables(pilot)
 
 
 def test_home(snap_compare, aws, deployed):

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from yunpipe_tui import resource_names as names
+from yunpipe_tui.deploy.kinds.base import removed
 from yunpipe_tui.errors import YunpipeError
 
 ENVIRONMENT, QUEUE = "compute environment", "job queue"
@@ -107,3 +108,21 @@ def queues(batch: Any) -> Iterator[dict[str, Any]]:
         for item in page.get("jobQueues", []):
             if item.get("status") != "DELETED":
                 yield dict(item)
+
+
+def disable_then_delete(
+    batch: Any, what: str, name: str, disable: Callable[[], Any], delete: Callable[[], Any]
+) -> bool:
+    """How Batch removes a job queue or a compute environment: wait until it settles, disable
+    it, wait, delete it, wait until it is gone. False when it was already gone."""
+    found = wait_until(batch, what, name, settled)
+    if found is None:
+        return False
+    if found.get("state") != "DISABLED":
+        if not removed(disable):
+            return False
+        wait_until(batch, what, name, settled)
+    if not removed(delete):
+        return False
+    wait_until(batch, what, name, gone, goal="be deleted")
+    return True

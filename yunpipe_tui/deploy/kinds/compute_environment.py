@@ -30,15 +30,14 @@ from yunpipe_tui.deploy.kinds.base import (
     Kind,
     Ops,
     Scope,
-    removed,
 )
 from yunpipe_tui.deploy.kinds.batch_states import (
     ENVIRONMENT,
     SPEC_TAG,
     belongs,
     describe,
+    disable_then_delete,
     environments,
-    gone,
     settled,
     tags_of,
     valid,
@@ -168,19 +167,13 @@ class ComputeEnvironment(Kind):
     def delete(self, ctx: AwsContext, name: str, params: Mapping[str, Any]) -> bool:
         """Disable, wait, delete, wait until gone (its job queue must be gone already)."""
         batch = ctx.client("batch")
-        found = wait_until(batch, ENVIRONMENT, name, settled)
-        if found is None:
-            return False
-        if found.get("state") != "DISABLED":
-            if not removed(
-                lambda: batch.update_compute_environment(computeEnvironment=name, state="DISABLED")
-            ):
-                return False
-            wait_until(batch, ENVIRONMENT, name, settled)
-        if not removed(lambda: batch.delete_compute_environment(computeEnvironment=name)):
-            return False
-        wait_until(batch, ENVIRONMENT, name, gone, goal="be deleted")
-        return True
+        return disable_then_delete(
+            batch,
+            ENVIRONMENT,
+            name,
+            lambda: batch.update_compute_environment(computeEnvironment=name, state="DISABLED"),
+            lambda: batch.delete_compute_environment(computeEnvironment=name),
+        )
 
     def _found(self, scope: Scope) -> Iterator[tuple[str, bool]]:
         """(name, carries this pipeline's tag) of every environment with one of its names or

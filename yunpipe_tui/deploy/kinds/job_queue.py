@@ -24,14 +24,13 @@ from yunpipe_tui.deploy.kinds.base import (
     Kind,
     Ops,
     Scope,
-    removed,
 )
 from yunpipe_tui.deploy.kinds.batch_states import (
     QUEUE,
     SPEC_TAG,
     belongs,
     describe,
-    gone,
+    disable_then_delete,
     queues,
     settled,
     tags_of,
@@ -118,17 +117,13 @@ class JobQueue(Kind):
         """Disable, wait until not UPDATING, delete, wait until gone (Batch ends the jobs
         still in it)."""
         batch = ctx.client("batch")
-        found = wait_until(batch, QUEUE, name, settled)
-        if found is None:
-            return False
-        if found.get("state") != "DISABLED":
-            if not removed(lambda: batch.update_job_queue(jobQueue=name, state="DISABLED")):
-                return False
-            wait_until(batch, QUEUE, name, settled)
-        if not removed(lambda: batch.delete_job_queue(jobQueue=name)):
-            return False
-        wait_until(batch, QUEUE, name, gone, goal="be deleted")
-        return True
+        return disable_then_delete(
+            batch,
+            QUEUE,
+            name,
+            lambda: batch.update_job_queue(jobQueue=name, state="DISABLED"),
+            lambda: batch.delete_job_queue(jobQueue=name),
+        )
 
     def _found(self, scope: Scope) -> Iterator[tuple[str, bool]]:
         """(name, carries this pipeline's tag) of every job queue with its name or its tag."""
